@@ -46,9 +46,7 @@ def regression_notice(regression: Regression) -> Notice:
     )
 
 
-def incident_reasons(
-    failed_critical_checks: int, score: float | None, regression: Regression | None
-) -> list[str]:
+def incident_reasons(failed_critical_checks: int, score: float | None, regression: Regression | None) -> list[str]:
     """Why this scan should open (or join) an incident; an empty list means it should not."""
     reasons: list[str] = []
     if failed_critical_checks > 0:

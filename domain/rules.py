@@ -3,7 +3,7 @@
 import re
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, model_validator
 
 OsType = Literal["linux", "windows", "bsd"]
 Missing = Literal["pass", "fail", "skip"]
@@ -30,14 +30,15 @@ def _int_as_text(value: object) -> object:
     return value
 
 
+RegexPattern = Annotated[str, Field(min_length=1), AfterValidator(_compiled)]
+
+
 class FileRegexRule(_RuleBase):
     type: Literal["file_regex"]
     path: str = Field(min_length=1)
-    pattern: str = Field(min_length=1)
+    pattern: RegexPattern
     expect: Literal["match", "no_match"] = "match"
     missing: Missing | None = None
-
-    _check_pattern = field_validator("pattern")(_compiled)
 
     @property
     def missing_outcome(self) -> Missing:
@@ -75,22 +76,18 @@ class FilePermissionsRule(_RuleBase):
 class CommandOutputRule(_RuleBase):
     type: Literal["command_output"]
     argv: list[str] = Field(min_length=1)
-    pattern: str = Field(min_length=1)
+    pattern: RegexPattern
     expect: Literal["match", "no_match"] = "match"
     timeout_seconds: int = Field(default=10, gt=0, le=120)
     requires: str | None = None
     os_types: list[OsType] | None = None
 
-    _check_pattern = field_validator("pattern")(_compiled)
-
 
 class SysctlRule(_RuleBase):
     type: Literal["sysctl"]
-    key: str = Field(pattern=r"^[A-Za-z0-9_*-]+(\.[A-Za-z0-9_*-]+)+$")
-    expected: str
+    key: str = Field(pattern=r"^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)+$")
+    expected: Annotated[str, BeforeValidator(_int_as_text)]
     op: Comparison = "eq"
-
-    _text_expected = field_validator("expected", mode="before")(_int_as_text)
 
     @model_validator(mode="after")
     def _numeric_for_ordering(self) -> "SysctlRule":

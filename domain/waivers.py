@@ -34,9 +34,7 @@ def _is_live(exception: ExceptionScope, now: datetime) -> bool:
     return exception.status == "active" and (exception.expires_at is None or exception.expires_at > now)
 
 
-def _scope_rank(
-    exception: ExceptionScope, host_id: uuid.UUID, host_group_ids: frozenset[uuid.UUID]
-) -> int | None:
+def _scope_rank(exception: ExceptionScope, host_id: uuid.UUID, host_group_ids: frozenset[uuid.UUID]) -> int | None:
     """How specifically the exception covers this host (lower is more specific), or None if it does not."""
     if exception.host_id is not None:
         return _HOST_SCOPE if exception.host_id == host_id else None

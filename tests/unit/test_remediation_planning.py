@@ -90,9 +90,7 @@ def test_verify_scan_never_re_remediates_the_check_it_verifies():
 
 
 def test_verify_scan_plans_no_automatic_remediation_at_all():
-    planned, skipped = plan(
-        [failed(1), failed(2)], scan_type="verify", previous=frozenset({uuid.UUID(int=1)})
-    )
+    planned, skipped = plan([failed(1), failed(2)], scan_type="verify", previous=frozenset({uuid.UUID(int=1)}))
     assert planned == []
     assert skipped == [
         SkippedRemediation(uuid.UUID(int=1), "verify_scan_no_loop"),

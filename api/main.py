@@ -1,0 +1,58 @@
+"""The FastAPI application: thin HTTP front over PostgreSQL and Temporal."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+
+from api.deps import TemporalConnector
+from api.errors import install_error_handlers
+from api.limits import BodySizeLimit
+from api.routes import audit_log, auth, health, hosts, orgs, users
+from config import Settings, get_settings
+from models.db import make_engine, make_sessionmaker
+
+API_PREFIX = "/api/v1"
+RESOURCE_ROUTERS = [auth.router, users.router, orgs.router, hosts.router, audit_log.router]
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or get_settings()
+    if not settings.database_url:
+        raise RuntimeError("DATABASE_URL is not set (make run sets it for the embedded server)")
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        app.state.settings = settings
+        app.state.engine = make_engine(settings.database_url)
+        app.state.sessionmaker = make_sessionmaker(app.state.engine)
+        app.state.temporal = TemporalConnector(settings)
+        yield
+        await app.state.engine.dispose()
+
+    app = FastAPI(
+        title="Compliance Operations",
+        version="0.1.0",
+        description="CIS and STIG compliance for Windows, Linux and BSD fleets.",
+        lifespan=lifespan,
+    )
+    install_error_handlers(app)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+
+    v1 = APIRouter(prefix=API_PREFIX)
+    for router in RESOURCE_ROUTERS:
+        v1.include_router(router)
+    v1.include_router(health.router)
+    app.include_router(v1)
+    app.include_router(health.router)
+    return app
+
+
+def __getattr__(name: str):
+    # `uvicorn api.main:app` builds the app on first access, after the environment is set.
+    if name == "app":
+        logging.basicConfig(level=logging.INFO)
+        return create_app()
+    raise AttributeError(name)

@@ -1,0 +1,133 @@
+"""Organizations, their members and agent enrollment tokens."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+
+from fastapi import APIRouter, Response
+from sqlalchemy import select
+
+from api.audit import audit
+from api.deps import MANAGE, VIEW, CurrentUser, Page, SessionDep, SettingsDep, paginate
+from api.errors import Conflict, Forbidden, NotFound
+from api.schemas.accounts import (
+    EnrollmentTokenCreate,
+    EnrollmentTokenOut,
+    MemberAdd,
+    MemberOut,
+    OrgCreate,
+    OrgOut,
+    OrgUpdate,
+)
+from api.security import new_secret, secret_digest
+from models import EnrollmentToken, Membership, Organization, User
+
+router = APIRouter(prefix="/orgs", tags=["organizations"])
+
+
+async def load_org(session, principal, org_id: uuid.UUID, permission: str) -> Organization:
+    principal.require(org_id, permission, "organization")
+    org = await session.get(Organization, org_id)
+    if org is None:
+        raise NotFound("organization")
+    return org
+
+
+def require_org_admin(principal, org_id: uuid.UUID) -> None:
+    principal.require(org_id, VIEW, "organization")
+    if not principal.has(org_id, "org.admin"):
+        raise Forbidden("organization administrators only")
+
+
+@router.get("", response_model=list[OrgOut])
+async def list_orgs(principal: CurrentUser, session: SessionDep, page: Page, response: Response):
+    stmt = select(Organization).order_by(Organization.name)
+    visible = principal.visible_org_ids()
+    if visible is not None:
+        stmt = stmt.where(Organization.id.in_(visible))
+    return await paginate(session, stmt, page, response)
+
+
+@router.post("", response_model=OrgOut, status_code=201)
+async def create_org(body: OrgCreate, principal: CurrentUser, session: SessionDep) -> Organization:
+    principal.require_admin()
+    if await session.scalar(select(Organization.id).where(Organization.name == body.name)):
+        raise Conflict("an organization with this name exists")
+    org = Organization(name=body.name)
+    session.add(org)
+    await session.flush()
+    audit(session, principal, "org.create", "organization", org.id, org.id, after=OrgOut.model_validate(org))
+    return org
+
+
+@router.get("/{org_id}", response_model=OrgOut)
+async def get_org(org_id: uuid.UUID, principal: CurrentUser, session: SessionDep) -> Organization:
+    return await load_org(session, principal, org_id, VIEW)
+
+
+@router.patch("/{org_id}", response_model=OrgOut)
+async def update_org(org_id: uuid.UUID, body: OrgUpdate, principal: CurrentUser, session: SessionDep):
+    org = await load_org(session, principal, org_id, MANAGE)
+    before = OrgOut.model_validate(org)
+    changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    if "name" in changes and changes["name"] != org.name:
+        if await session.scalar(select(Organization.id).where(Organization.name == changes["name"])):
+            raise Conflict("an organization with this name exists")
+    for key, value in changes.items():
+        setattr(org, key, value)
+    await session.flush()
+    after = OrgOut.model_validate(org)
+    action = "org.update"
+    if before.automation_paused != after.automation_paused:
+        action = "org.automation_paused" if after.automation_paused else "org.automation_resumed"
+    audit(session, principal, action, "organization", org.id, org.id, before=before, after=after)
+    return org
+
+
+@router.post("/{org_id}/members", response_model=MemberOut, status_code=201)
+async def add_member(org_id: uuid.UUID, body: MemberAdd, principal: CurrentUser, session: SessionDep):
+    await load_org(session, principal, org_id, VIEW)
+    require_org_admin(principal, org_id)
+    if await session.get(User, body.user_id) is None:
+        raise NotFound("user")
+    membership = await session.get(Membership, (body.user_id, org_id))
+    before = MemberOut.model_validate(membership) if membership else None
+    if membership is None:
+        membership = Membership(user_id=body.user_id, org_id=org_id, role=body.role)
+        session.add(membership)
+    else:
+        membership.role = body.role
+    await session.flush()
+    after = MemberOut.model_validate(membership)
+    audit(session, principal, "org.member.set", "membership", body.user_id, org_id, before=before, after=after)
+    return membership
+
+
+@router.delete("/{org_id}/members/{user_id}", status_code=204)
+async def remove_member(org_id: uuid.UUID, user_id: uuid.UUID, principal: CurrentUser, session: SessionDep):
+    await load_org(session, principal, org_id, VIEW)
+    require_org_admin(principal, org_id)
+    membership = await session.get(Membership, (user_id, org_id))
+    if membership is None:
+        raise NotFound("membership")
+    before = MemberOut.model_validate(membership)
+    await session.delete(membership)
+    audit(session, principal, "org.member.remove", "membership", user_id, org_id, before=before)
+    return Response(status_code=204)
+
+
+@router.post("/{org_id}/enrollment-tokens", response_model=EnrollmentTokenOut, status_code=201)
+async def create_enrollment_token(
+    org_id: uuid.UUID, body: EnrollmentTokenCreate, principal: CurrentUser, session: SessionDep, settings: SettingsDep
+) -> EnrollmentTokenOut:
+    await load_org(session, principal, org_id, MANAGE)
+    secret = new_secret("enr")
+    hours = body.expires_in_hours or settings.enrollment_token_ttl_hours
+    token = EnrollmentToken(org_id=org_id, token_hash=secret_digest(secret), created_by=principal.id,
+                            expires_at=datetime.now(UTC) + timedelta(hours=hours))
+    session.add(token)
+    await session.flush()
+    audit(session, principal, "enrollment_token.create", "enrollment_token", token.id, org_id,
+          after={"expires_at": token.expires_at.isoformat()})
+    return EnrollmentTokenOut(id=token.id, token=secret, expires_at=token.expires_at)

@@ -1,0 +1,95 @@
+"""Users, organizations, memberships, tokens."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import Field
+
+from api.schemas.common import RequestModel, ResponseModel
+
+Role = Literal["viewer", "operator", "admin"]
+
+
+class TokenOut(ResponseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"
+
+
+class MembershipOut(ResponseModel):
+    org_id: uuid.UUID
+    org_name: str
+    role: Role
+
+
+class UserCreate(RequestModel):
+    username: str = Field(min_length=3, max_length=100, pattern=r"^[A-Za-z0-9_.@-]+$")
+    password: str = Field(min_length=8, max_length=200)
+    email: str | None = Field(None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
+    is_admin: bool = False
+
+
+class UserOut(ResponseModel):
+    id: uuid.UUID
+    username: str
+    email: str | None
+    is_admin: bool
+    is_active: bool
+    created_at: datetime
+
+
+class MeOut(UserOut):
+    memberships: list[MembershipOut]
+
+
+class OrgCreate(RequestModel):
+    name: str = Field(min_length=1, max_length=200)
+
+
+class OrgUpdate(RequestModel):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    automation_paused: bool | None = None
+
+
+class OrgOut(ResponseModel):
+    id: uuid.UUID
+    name: str
+    automation_paused: bool
+    created_at: datetime
+
+
+class MemberAdd(RequestModel):
+    user_id: uuid.UUID
+    role: Role
+
+
+class MemberOut(ResponseModel):
+    user_id: uuid.UUID
+    org_id: uuid.UUID
+    role: Role
+
+
+class EnrollmentTokenCreate(RequestModel):
+    expires_in_hours: int | None = Field(None, ge=1, le=24 * 365)
+
+
+class EnrollmentTokenOut(ResponseModel):
+    id: uuid.UUID
+    token: str
+    expires_at: datetime
+
+
+class AuditOut(ResponseModel):
+    id: int
+    org_id: uuid.UUID | None
+    actor_type: str
+    actor_id: uuid.UUID | None
+    actor_name: str | None
+    action: str
+    target_type: str
+    target_id: str | None
+    before: dict | None
+    after: dict | None
+    created_at: datetime
