@@ -7,7 +7,7 @@ from functools import lru_cache
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEV_JWT_SECRET = "dev-insecure-change-me"
+DEV_JWT_SECRET = "dev-insecure-jwt-secret-change-me-outside-development"
 PLACEHOLDER_SECRETS = {"", DEV_JWT_SECRET, "changeme", "change-me", "secret"}
 
 
@@ -40,9 +40,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
-        if self.environment not in ("development", "test") and self.jwt_secret in PLACEHOLDER_SECRETS:
+        if self.environment not in ("development", "test") and (
+            self.jwt_secret in PLACEHOLDER_SECRETS or len(self.jwt_secret) < 32
+        ):
             raise ValueError(
-                "JWT_SECRET is missing or a placeholder; set a long random JWT_SECRET outside development"
+                "JWT_SECRET is missing, a placeholder or shorter than 32 characters; "
+                "set a long random JWT_SECRET outside development"
             )
         return self
 

@@ -10,12 +10,14 @@ from fastapi import APIRouter, FastAPI
 from api.deps import TemporalConnector
 from api.errors import install_error_handlers
 from api.limits import BodySizeLimit
-from api.routes import audit_log, auth, health, hosts, orgs, users
+from api.routes import audit_log, auth, health, hosts, orgs, policies, templates, users
 from config import Settings, get_settings
 from models.db import make_engine, make_sessionmaker
 
 API_PREFIX = "/api/v1"
-RESOURCE_ROUTERS = [auth.router, users.router, orgs.router, hosts.router, audit_log.router]
+RESOURCE_ROUTERS = [
+    auth.router, users.router, orgs.router, hosts.router, audit_log.router, templates.router, policies.router,
+]
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:

