@@ -119,7 +119,8 @@ async def test_malformed_bodies_are_422_with_field_errors(client, db):
         response = await client.post(url, json=body, headers=headers)
         assert response.status_code == 422, (url, body, response.text)
         assert isinstance(response.json()["detail"], list) and response.json()["detail"][0]["loc"]
-    garbage = await client.post("/api/v1/orgs", content=b"{not json", headers=headers | {"content-type": "application/json"})
+    json_headers = headers | {"content-type": "application/json"}
+    garbage = await client.post("/api/v1/orgs", content=b"{not json", headers=json_headers)
     assert garbage.status_code == 422
 
 
