@@ -35,6 +35,7 @@ class Settings(BaseSettings):
     enrollment_token_ttl_hours: int = 24
     max_request_bytes: int = 8 * 1024 * 1024
     scan_cycle_minutes: int = 30
+    schedule_seen_within_hours: int = 24
     verify_delay_seconds: int = 15 * 60
     approval_timeout_seconds: int = 7 * 24 * 3600
 

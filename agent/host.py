@@ -12,6 +12,7 @@ from typing import Literal
 from domain.evaluation import CommandNotFound, CommandResult, CommandTimeout, FileStat
 
 MAX_READ_BYTES = 16 * 1024 * 1024
+_CHUNK_BYTES = 64 * 1024
 # Agents are often started with a minimal PATH; administrative tools live in the sbin folders.
 _EXTRA_PATH = ("/usr/local/sbin", "/usr/sbin", "/sbin", "/usr/local/bin", "/usr/bin", "/bin")
 _HIVES = ("HKLM", "HKCU", "HKU")
@@ -39,12 +40,17 @@ class LocalHost:
         self._policy: dict[str, dict[str, str]] | None = None
 
     def read_file(self, path: str) -> str | None:
+        chunks: list[bytes] = []
+        size = 0
         try:
+            # Read in chunks: procfs files report size 0, and one huge read() can fail there with ENOMEM.
             with open(path, "rb") as handle:
-                data = handle.read(MAX_READ_BYTES)
+                while size < MAX_READ_BYTES and (chunk := handle.read(_CHUNK_BYTES)):
+                    chunks.append(chunk)
+                    size += len(chunk)
         except (FileNotFoundError, NotADirectoryError):
             return None
-        return data.decode("utf-8", errors="replace")
+        return b"".join(chunks)[:MAX_READ_BYTES].decode("utf-8", errors="replace")
 
     def stat(self, path: str) -> FileStat | None:
         try:

@@ -9,14 +9,16 @@ from fastapi import APIRouter, FastAPI
 
 from api.deps import TemporalConnector
 from api.errors import install_error_handlers
+from api.job_notifier import JobNotifier
 from api.limits import BodySizeLimit
-from api.routes import audit_log, auth, health, hosts, orgs, policies, templates, users
+from api.routes import agents, audit_log, auth, health, hosts, orgs, policies, scans, templates, users
 from config import Settings, get_settings
-from models.db import make_engine, make_sessionmaker
+from models.db import libpq_url, make_engine, make_sessionmaker
 
 API_PREFIX = "/api/v1"
 RESOURCE_ROUTERS = [
     auth.router, users.router, orgs.router, hosts.router, audit_log.router, templates.router, policies.router,
+    scans.router, agents.router,
 ]
 
 
@@ -31,7 +33,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.engine = make_engine(settings.database_url)
         app.state.sessionmaker = make_sessionmaker(app.state.engine)
         app.state.temporal = TemporalConnector(settings)
+        app.state.job_notifier = JobNotifier(libpq_url(settings.database_url))
+        app.state.job_notifier.start()
         yield
+        await app.state.job_notifier.stop()
         await app.state.engine.dispose()
 
     app = FastAPI(

@@ -106,8 +106,9 @@ def load_builtin_content(root: Path = CONTENT_DIR) -> BuiltinContent:
     for path in sorted((root / "templates").glob("*.yaml")):
         template = _load_template(path)
         if template.key in raw_templates:
-            raise ContentError(f"{path.name}: template key {template.key!r} is also used by "
-                               f"{raw_templates[template.key][0].name}")
+            raise ContentError(
+                f"{path.name}: template key {template.key!r} is also used by {raw_templates[template.key][0].name}"
+            )
         raw_templates[template.key] = (path, template)
     templates = [_expand(key, raw_templates) for key in raw_templates]
     for template in templates:

@@ -13,6 +13,11 @@ def async_url(url: str) -> str:
     raise ValueError(f"unsupported database URL scheme: {url.split(':', 1)[0]}")
 
 
+def libpq_url(url: str) -> str:
+    """The same database as a plain libpq URL, for psycopg connections outside SQLAlchemy."""
+    return "postgresql://" + async_url(url)[len("postgresql+psycopg://"):]
+
+
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
 

@@ -19,6 +19,7 @@ class Host(UUIDPk, Timestamps, Base):
     __table_args__ = (
         UniqueConstraint("org_id", "hostname", name="uq_hosts_org_hostname"),
         CheckConstraint(OS_TYPE_CHECK, name="os_type"),
+        Index("ix_hosts_org_os_type", "org_id", "os_type"),
         Index("ix_hosts_hostname_trgm", func.lower(text("hostname")), postgresql_using="gin",
               postgresql_ops={"lower(hostname)": "gin_trgm_ops"}),
         Index("ix_hosts_ip_trgm", text("ip_address"), postgresql_using="gin",
@@ -79,6 +80,8 @@ class AgentJob(UUIDPk, Timestamps, Base):
               postgresql_where=text("status IN ('pending', 'delivered')")),
         Index("ix_agent_jobs_completion_pending", "completed_at",
               postgresql_where=text("completion_pending")),
+        Index("uq_agent_jobs_one_check_job_per_scan", "scan_id", unique=True,
+              postgresql_where=text("kind = 'compliance_check'")),
     )
 
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)

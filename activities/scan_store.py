@@ -1,0 +1,173 @@
+"""Scan records and agent jobs: the SQL shared by the planner, the batch activities and the API."""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from domain.batching import effective_batch_size
+from domain.templates import TemplateVersion, resolve_template
+from models import CompliancePolicy, ComplianceScan, ComplianceTemplate, PolicyHostOverride
+
+WORKFLOW_CHUNK = 1000
+JOBS_CHANNEL = "agent_jobs"
+
+_DUE_HOSTS = """
+    FROM hosts h
+    LEFT JOIN host_policy_status hps ON hps.host_id = h.id AND hps.policy_id = :policy_id
+    WHERE h.org_id = :org_id AND h.os_type = :os_type AND h.last_seen >= :seen_since
+      AND (hps.last_completed_at IS NULL OR hps.last_completed_at < :due_before)
+      AND NOT EXISTS (SELECT 1 FROM compliance_scans s
+                      WHERE s.host_id = h.id AND s.policy_id = :policy_id AND s.status IN ('queued', 'running'))
+"""
+
+
+def template_version(t: ComplianceTemplate) -> TemplateVersion:
+    return TemplateVersion(id=t.id, lineage_id=t.lineage_id, version=t.version, status=t.status, is_system=t.is_system)
+
+
+async def policy_templates(
+    session: AsyncSession, policies: list[CompliancePolicy]
+) -> dict[uuid.UUID, ComplianceTemplate]:
+    """The template each policy scans with when no host override applies (pinned version or newest published)."""
+    if not policies:
+        return {}
+    base = {t.id: t for t in await session.scalars(
+        select(ComplianceTemplate).where(ComplianceTemplate.id.in_({p.template_id for p in policies}))
+    )}
+    lineage_rows = await session.scalars(select(ComplianceTemplate).where(
+        ComplianceTemplate.lineage_id.in_({t.lineage_id for t in base.values()})
+    ))
+    by_id = {t.id: t for t in lineage_rows}
+    lineages: dict[uuid.UUID, list[TemplateVersion]] = defaultdict(list)
+    for t in by_id.values():
+        lineages[t.lineage_id].append(template_version(t))
+    resolved = {}
+    for policy in policies:
+        template = base.get(policy.template_id)
+        if template is None:
+            continue
+        chosen = resolve_template(template_version(template), policy.pinned_template_version, None, lineages)
+        if chosen is not None:
+            resolved[policy.id] = by_id[chosen.id]
+    return resolved
+
+
+async def host_template(
+    session: AsyncSession, policy: CompliancePolicy, host_id: uuid.UUID
+) -> ComplianceTemplate | None:
+    override = await session.scalar(select(PolicyHostOverride).where(
+        PolicyHostOverride.policy_id == policy.id, PolicyHostOverride.host_id == host_id))
+    if override is not None:
+        return await session.get(ComplianceTemplate, override.template_id)
+    return (await policy_templates(session, [policy])).get(policy.id)
+
+
+@dataclass
+class PolicyPlan:
+    policy_id: uuid.UUID
+    due: int
+    batch_size: int
+    opened: int
+
+
+async def plan_policy(
+    session: AsyncSession, policy: CompliancePolicy, template: ComplianceTemplate, tick: str, now: datetime,
+    *, cycle_minutes: int, seen_within: timedelta,
+) -> PolicyPlan:
+    """Queue scans for this tick's share of the policy's due hosts, oldest first, chunked into batch workflows."""
+    params = {"policy_id": policy.id, "org_id": policy.org_id, "os_type": policy.os_type,
+              "seen_since": now - seen_within, "due_before": now - timedelta(hours=policy.scan_interval_hours)}
+    due = await session.scalar(text(f"SELECT count(*) {_DUE_HOSTS}"), params) or 0
+    size = effective_batch_size(policy.batch_size, due, policy.scan_interval_hours, cycle_minutes)
+    if due == 0:
+        return PolicyPlan(policy.id, 0, size, 0)
+    result = await session.execute(text(f"""
+        WITH due AS (
+            SELECT h.id AS host_id, hps.last_completed_at {_DUE_HOSTS}
+            ORDER BY hps.last_completed_at NULLS FIRST, h.id
+            LIMIT :limit
+        ), numbered AS (
+            SELECT host_id, (row_number() OVER (ORDER BY last_completed_at NULLS FIRST, host_id) - 1) / :chunk AS n
+            FROM due
+        )
+        INSERT INTO compliance_scans (id, org_id, host_id, policy_id, template_id, template_version, scan_type,
+                                      status, workflow_id, result_data, total, passed, failed, errors, skipped,
+                                      waived, created_at, updated_at)
+        SELECT gen_random_uuid(), :org_id, numbered.host_id, :policy_id, coalesce(o.template_id, :template_id),
+               coalesce(ot.version, :template_version), 'scheduled', 'queued',
+               'scan-batch-' || CAST(:policy_id AS text) || '-' || :tick || '-' || numbered.n, '{{}}',
+               0, 0, 0, 0, 0, 0, now(), now()
+        FROM numbered
+        LEFT JOIN policy_host_overrides o ON o.policy_id = :policy_id AND o.host_id = numbered.host_id
+        LEFT JOIN compliance_templates ot ON ot.id = o.template_id
+        ON CONFLICT DO NOTHING
+    """), params | {"limit": size, "chunk": WORKFLOW_CHUNK, "tick": tick, "template_id": template.id,
+                    "template_version": template.version})
+    return PolicyPlan(policy.id, due, size, result.rowcount)
+
+
+async def queued_batches(session: AsyncSession, tick: str) -> list[tuple[str, uuid.UUID, uuid.UUID, int]]:
+    rows = await session.execute(text("""
+        SELECT workflow_id, policy_id, org_id, count(*) FROM compliance_scans
+        WHERE status = 'queued' AND scan_type = 'scheduled' AND workflow_id LIKE :pattern
+        GROUP BY workflow_id, policy_id, org_id ORDER BY workflow_id
+    """), {"pattern": f"scan-batch-%-{tick}-%"})
+    return [tuple(r) for r in rows]
+
+
+async def open_jobs(session: AsyncSession, batch_id: str) -> list[tuple[uuid.UUID, uuid.UUID, uuid.UUID]]:
+    """Create the agent job of every queued scan of the batch and mark the scans running (idempotent)."""
+    await session.execute(text("""
+        INSERT INTO agent_jobs (id, org_id, host_id, kind, payload, status, scan_id, late, completion_pending,
+                                created_at, updated_at)
+        SELECT gen_random_uuid(), s.org_id, s.host_id, 'compliance_check',
+               jsonb_build_object('scan_id', s.id, 'template_id', s.template_id), 'pending', s.id, false, false,
+               now(), now()
+        FROM compliance_scans s
+        WHERE s.workflow_id = :batch AND s.status IN ('queued', 'running')
+        ON CONFLICT DO NOTHING
+    """), {"batch": batch_id})
+    await session.execute(text("""
+        UPDATE compliance_scans SET status = 'running', started_at = coalesce(started_at, now()), updated_at = now()
+        WHERE workflow_id = :batch AND status = 'queued'
+    """), {"batch": batch_id})
+    rows = await session.execute(text("""
+        SELECT s.id, j.id, s.host_id FROM compliance_scans s
+        JOIN agent_jobs j ON j.scan_id = s.id AND j.kind = 'compliance_check'
+        WHERE s.workflow_id = :batch AND s.status = 'running'
+        ORDER BY s.created_at, s.id
+    """), {"batch": batch_id})
+    refs = [tuple(r) for r in rows]
+    if refs:
+        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": JOBS_CHANNEL})
+    return refs
+
+
+async def open_single_scan(
+    session: AsyncSession, policy: CompliancePolicy, host_id: uuid.UUID, template: ComplianceTemplate,
+    scan_type: str, *, requested_by: uuid.UUID | None = None, remediation_id: uuid.UUID | None = None,
+) -> tuple[ComplianceScan, bool]:
+    """Queue a one-host scan, or return the one already queued or running for this host and policy."""
+    scan_id = uuid.uuid4()
+    inserted = await session.execute(text("""
+        INSERT INTO compliance_scans (id, org_id, host_id, policy_id, template_id, template_version, scan_type,
+                                      status, workflow_id, result_data, total, passed, failed, errors, skipped,
+                                      waived, requested_by, remediation_id, created_at, updated_at)
+        VALUES (:id, :org_id, :host_id, :policy_id, :template_id, :version, :scan_type, 'queued', :workflow_id,
+                '{}', 0, 0, 0, 0, 0, 0, :requested_by, :remediation_id, now(), now())
+        ON CONFLICT DO NOTHING
+    """), {"id": scan_id, "org_id": policy.org_id, "host_id": host_id, "policy_id": policy.id,
+           "template_id": template.id, "version": template.version, "scan_type": scan_type,
+           "workflow_id": f"scan-{scan_id}", "requested_by": requested_by, "remediation_id": remediation_id})
+    if inserted.rowcount == 1:
+        return await session.get(ComplianceScan, scan_id), True
+    existing = await session.scalar(select(ComplianceScan).where(
+        ComplianceScan.host_id == host_id, ComplianceScan.policy_id == policy.id,
+        ComplianceScan.status.in_(("queued", "running"))))
+    return existing, False

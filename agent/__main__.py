@@ -1,0 +1,103 @@
+"""The reference agent: `python -m agent --api URL --state-dir DIR [--enrollment-token T | --enrollment-token-file F]`.
+
+Enrolls once (credentials kept in DIR/agent.json), then heartbeats, long-polls for jobs, evaluates checks on this
+machine and posts the results. Survives API outages with backoff.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import platform
+import signal
+import socket
+from pathlib import Path
+
+from agent.api_client import AgentApi, Backoff, with_retries
+from agent.host import LocalHost, detect_os_type
+from agent.runner import run_job
+
+log = logging.getLogger("agent")
+HEARTBEAT_SECONDS = 60
+POLL_WAIT = 25
+
+
+def local_facts() -> dict:
+    hostname = socket.gethostname()
+    try:
+        ip = socket.gethostbyname(hostname)
+    except OSError:
+        ip = "127.0.0.1"
+    return {"hostname": hostname.split(".")[0] or "localhost", "os_type": detect_os_type(), "ip_address": ip,
+            "os_name": platform.system(), "os_version": platform.release(), "agent_version": "0.1.0"}
+
+
+async def ensure_enrolled(api: AgentApi, state_dir: Path, token: str | None, token_file: Path | None) -> dict:
+    state_file = state_dir / "agent.json"
+    if state_file.exists():
+        state = json.loads(state_file.read_text())
+        api.token = state["agent_token"]
+        return state
+    if token is None and token_file is not None:
+        while not token_file.exists():
+            log.info("waiting for enrollment token file %s", token_file)
+            await asyncio.sleep(2)
+        token = token_file.read_text().strip()
+    if not token:
+        raise SystemExit("not enrolled: pass --enrollment-token or --enrollment-token-file")
+    state = await with_retries("enroll", lambda: api.enroll(token, local_facts()))
+    state_dir.mkdir(parents=True, exist_ok=True)
+    state_file.write_text(json.dumps(state))
+    state_file.chmod(0o600)
+    if token_file is not None and token_file.exists():
+        token_file.unlink()
+    log.info("enrolled as host %s", state["host_id"])
+    return state
+
+
+async def heartbeat_loop(api: AgentApi) -> None:
+    while True:
+        try:
+            await api.heartbeat()
+        except Exception as exc:  # keep beating; the poll loop reports outages
+            log.debug("heartbeat failed: %s", exc)
+        await asyncio.sleep(HEARTBEAT_SECONDS)
+
+
+async def job_loop(api: AgentApi) -> None:
+    backoff = Backoff()
+    while True:
+        jobs = await with_retries("poll", lambda: api.jobs(POLL_WAIT), backoff)
+        for job in jobs:
+            host = LocalHost()
+            result = await run_job(job, host)
+            status = await with_retries(
+                "post result", lambda job=job, result=result: api.post_result(job["id"], result)
+            )
+            log.info("job %s (%s) answered: %s", job["id"], job["kind"], status)
+
+
+async def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m agent", description=__doc__)
+    parser.add_argument("--api", default="http://127.0.0.1:8000")
+    parser.add_argument("--state-dir", type=Path, default=Path(".data/agent"))
+    parser.add_argument("--enrollment-token")
+    parser.add_argument("--enrollment-token-file", type=Path)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    api = AgentApi(args.api)
+    await ensure_enrolled(api, args.state_dir, args.enrollment_token, args.enrollment_token_file)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    tasks = [asyncio.create_task(heartbeat_loop(api)), asyncio.create_task(job_loop(api))]
+    await stop.wait()
+    for task in tasks:
+        task.cancel()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

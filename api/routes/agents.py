@@ -1,0 +1,201 @@
+"""The agent gateway: enrollment, heartbeats, job long-polling and results (which complete Temporal activities)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import ValidationError
+from sqlalchemy import or_, select, text, update
+from temporalio.service import RPCError, RPCStatusCode
+
+from api.audit import audit
+from api.errors import Conflict, NotFound, Unauthorized, Unprocessable
+from api.job_payloads import expand_payload
+from api.schemas.agents import (
+    ComplianceResultIn,
+    EnrollRequest,
+    EnrollResponse,
+    HeartbeatRequest,
+    HeartbeatResponse,
+    JobOut,
+    RemediationResultIn,
+    ResultAck,
+)
+from api.security import new_secret, secret_digest
+from models import Agent, AgentJob, EnrollmentToken, Host
+from workflows.types import JobDone
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/agent", tags=["agents"])
+bearer = HTTPBearer(auto_error=False)
+REDELIVER_AFTER = timedelta(minutes=2)
+MAX_WAIT_SECONDS = 30
+
+
+class AgentIdentity:
+    def __init__(self, agent_id: uuid.UUID, host_id: uuid.UUID, org_id: uuid.UUID):
+        self.agent_id, self.host_id, self.org_id = agent_id, host_id, org_id
+
+
+async def current_agent(
+    request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> AgentIdentity:
+    if credentials is None:
+        raise Unauthorized("agent token required")
+    async with request.app.state.sessionmaker() as session:
+        row = (await session.execute(
+            select(Agent.id, Agent.host_id, Host.org_id).join(Host, Host.id == Agent.host_id)
+            .where(Agent.token_hash == secret_digest(credentials.credentials), Agent.revoked_at.is_(None))
+        )).first()
+    if row is None:
+        raise Unauthorized("invalid agent token")
+    return AgentIdentity(*row)
+
+
+AgentDep = Annotated[AgentIdentity, Depends(current_agent)]
+
+
+@router.post("/enroll", response_model=EnrollResponse, status_code=201)
+async def enroll(body: EnrollRequest, request: Request) -> EnrollResponse:
+    now = datetime.now(UTC)
+    async with request.app.state.sessionmaker() as session, session.begin():
+        token = await session.scalar(select(EnrollmentToken).where(
+            EnrollmentToken.token_hash == secret_digest(body.enrollment_token)))
+        if token is None or token.revoked_at is not None or token.expires_at <= now:
+            raise Unauthorized("invalid or expired enrollment token")
+        host = await session.scalar(select(Host).where(Host.org_id == token.org_id, Host.hostname == body.hostname))
+        created = host is None
+        if host is None:
+            host = Host(org_id=token.org_id, hostname=body.hostname, os_type=body.os_type)
+            session.add(host)
+        elif host.os_type != body.os_type:
+            raise Conflict(f"host {body.hostname} is enrolled as {host.os_type}")
+        host.ip_address, host.os_name, host.os_version, host.last_seen = (
+            body.ip_address, body.os_name, body.os_version, now)
+        await session.flush()
+        secret = new_secret("agt")
+        agent = Agent(host_id=host.id, token_hash=secret_digest(secret), version=body.agent_version, last_seen=now)
+        session.add(agent)
+        await session.flush()
+        audit(session, None, "agent.enroll", "host", host.id, host.org_id, actor_type="agent",
+              actor_name=body.hostname, after={"hostname": host.hostname, "os_type": host.os_type,
+                                               "ip_address": host.ip_address, "new_host": created,
+                                               "agent_id": str(agent.id)})
+    return EnrollResponse(agent_id=agent.id, host_id=host.id, agent_token=secret)
+
+
+@router.post("/heartbeat", response_model=HeartbeatResponse)
+async def heartbeat(agent: AgentDep, request: Request, body: HeartbeatRequest | None = None) -> HeartbeatResponse:
+    now = datetime.now(UTC)
+    values = {"last_seen": now} | (body.model_dump(exclude_none=True, exclude={"agent_version"}) if body else {})
+    async with request.app.state.sessionmaker() as session, session.begin():
+        await session.execute(update(Host).where(Host.id == agent.host_id).values(**values))
+        await session.execute(update(Agent).where(Agent.id == agent.agent_id).values(last_seen=now))
+    return HeartbeatResponse(host_id=agent.host_id, last_seen=now)
+
+
+async def _claim_jobs(request: Request, host_id: uuid.UUID) -> list[JobOut]:
+    now = datetime.now(UTC)
+    async with request.app.state.sessionmaker() as session, session.begin():
+        jobs = list(await session.scalars(
+            select(AgentJob).where(
+                AgentJob.host_id == host_id,
+                or_(AgentJob.status == "pending",
+                    (AgentJob.status == "delivered") & (AgentJob.delivered_at < now - REDELIVER_AFTER)),
+            ).order_by(AgentJob.created_at).limit(20).with_for_update(skip_locked=True)
+        ))
+        for job in jobs:
+            job.status, job.delivered_at = "delivered", now
+        if jobs:
+            await session.execute(update(Host).where(Host.id == host_id).values(last_seen=now))
+        return [JobOut(id=j.id, kind=j.kind, payload=await expand_payload(request.app, session, j)) for j in jobs]
+
+
+@router.get("/jobs", response_model=list[JobOut])
+async def poll_jobs(
+    agent: AgentDep, request: Request, wait: Annotated[int, Query(ge=0, le=MAX_WAIT_SECONDS)] = 0
+) -> list[JobOut]:
+    deadline = time.monotonic() + wait
+    while True:
+        jobs = await _claim_jobs(request, agent.host_id)
+        remaining = deadline - time.monotonic()
+        if jobs or remaining <= 0:
+            return jobs
+        await request.app.state.job_notifier.wait(agent.host_id, min(remaining, 5.0))
+
+
+def _parse_result(kind: str, raw: dict) -> dict:
+    model = ComplianceResultIn if kind == "compliance_check" else RemediationResultIn
+    try:
+        return model.model_validate(raw).model_dump(mode="json")
+    except ValidationError as exc:
+        raise Unprocessable([{"loc": ["body", *err["loc"]], "msg": err["msg"], "type": err["type"]}
+                             for err in exc.errors()]) from exc
+
+
+def _check_ids_match(job: AgentJob, payload: dict, result: dict) -> None:
+    expected = {c["check_id"] for c in payload.get("checks", [])}
+    seen: set[str] = set()
+    problems = []
+    for index, item in enumerate(result["results"]):
+        if item["check_id"] not in expected:
+            problems.append({"loc": ["body", "results", index, "check_id"], "msg": "not a check of this job",
+                             "type": "unknown_check"})
+        elif item["check_id"] in seen:
+            problems.append({"loc": ["body", "results", index, "check_id"], "msg": "duplicate result",
+                             "type": "duplicate"})
+        seen.add(item["check_id"])
+    if problems:
+        raise Unprocessable(problems)
+
+
+@router.post("/jobs/{job_id}/result", response_model=ResultAck)
+async def post_result(job_id: uuid.UUID, agent: AgentDep, request: Request,
+                      body: Annotated[dict, Body()]) -> ResultAck:
+    now = datetime.now(UTC)
+    async with request.app.state.sessionmaker() as session, session.begin():
+        job = await session.scalar(select(AgentJob).where(AgentJob.id == job_id).with_for_update())
+        if job is None or job.host_id != agent.host_id:
+            raise NotFound("job")
+        result = _parse_result(job.kind, body)
+        if job.kind == "compliance_check":
+            _check_ids_match(job, await expand_payload(request.app, session, job), result)
+        if job.status == "completed":
+            return ResultAck(job_id=job.id, status="duplicate")
+        if job.status in ("timed_out", "cancelled"):
+            job.result, job.late, job.completed_at = result, True, now
+            return ResultAck(job_id=job.id, status="late")
+        job.result, job.status, job.completed_at = result, "completed", now
+        job.completion_pending = job.task_token is not None
+        token = job.task_token
+    if token is not None:
+        await _complete_activity(request, job_id, token)
+    return ResultAck(job_id=job_id, status="accepted")
+
+
+async def _complete_activity(request: Request, job_id: uuid.UUID, token: bytes) -> None:
+    """The result is already stored; if Temporal cannot be told now, the scan cycle's sweep tells it later."""
+    late = False
+    try:
+        client = await request.app.state.temporal.get(timeout=3)
+        handle = client.get_async_activity_handle(task_token=token)
+        await asyncio.wait_for(handle.complete(JobDone(job_id=str(job_id), status="completed")), 10)
+    except RPCError as err:
+        if err.status != RPCStatusCode.NOT_FOUND:
+            log.warning("completing job %s failed (%s); left for the sweep", job_id, err)
+            return
+        late = True  # the activity already timed out: the result is kept, marked late
+    except Exception as exc:
+        log.warning("Temporal unreachable while completing job %s (%s); left for the sweep", job_id, exc)
+        return
+    async with request.app.state.sessionmaker() as session, session.begin():
+        await session.execute(text(
+            "UPDATE agent_jobs SET completion_pending = false, late = late OR :late WHERE id = :id"
+        ), {"id": job_id, "late": late})

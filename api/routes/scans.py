@@ -1,0 +1,135 @@
+"""On-demand scans and scan reads: history, per-check results, a host's latest compliance per policy."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from sqlalchemy import select
+
+from activities.scan_store import host_template, open_single_scan
+from api.audit import audit
+from api.deps import MANAGE, VIEW, CurrentUser, Page, SessionDep, paginate
+from api.errors import BadRequest, NotFound
+from api.routes.hosts import load_host, org_filter
+from api.schemas.scans import (
+    CheckResultOut,
+    HostPolicyComplianceOut,
+    ScanDetailOut,
+    ScanOut,
+    ScanRequest,
+    ScanStatus,
+    ScanType,
+)
+from api.workflow_starts import start_single_scan
+from models import ComplianceCheck, CompliancePolicy, ComplianceScan, Host, HostPolicyStatus, ScanCheckResult
+
+log = logging.getLogger(__name__)
+router = APIRouter(prefix="/compliance", tags=["scans"])
+
+
+@router.post("/policies/{policy_id}/scan", response_model=ScanOut, status_code=202)
+async def request_scan(policy_id: uuid.UUID, body: ScanRequest, principal: CurrentUser, request: Request):
+    settings = request.app.state.settings
+    # Committed before the workflow starts, so its first activity always finds the scan.
+    async with request.app.state.sessionmaker() as session, session.begin():
+        policy = await session.get(CompliancePolicy, policy_id)
+        if policy is None:
+            raise NotFound("policy")
+        principal.require(policy.org_id, MANAGE, "policy")
+        host = await session.get(Host, body.host_id)
+        if host is None or host.org_id != policy.org_id:
+            raise NotFound("host")
+        if host.os_type != policy.os_type:
+            raise BadRequest(f"host runs {host.os_type}; this policy covers {policy.os_type}")
+        window = timedelta(seconds=settings.host_online_window_seconds)
+        if host.last_seen is None or datetime.now(UTC) - host.last_seen > window:
+            raise BadRequest("host is offline: its agent has not been seen recently")
+        template = await host_template(session, policy, host.id)
+        if template is None:
+            raise BadRequest("the policy has no published template version to scan with")
+        scan, created = await open_single_scan(session, policy, host.id, template, "on_demand",
+                                               requested_by=principal.id)
+        if created:
+            audit(session, principal, "scan.request", "scan", scan.id, policy.org_id,
+                  after={"host_id": str(host.id), "policy_id": str(policy.id), "scan_type": "on_demand"})
+        hostname = host.hostname
+    if created:
+        try:
+            client = await request.app.state.temporal.get()
+            await start_single_scan(client, settings, scan, hostname)
+        except Exception:
+            log.exception("scan %s queued but its workflow did not start; the scan cycle will start it", scan.id)
+    return ScanOut.model_validate(scan)
+
+
+@router.get("/scans", response_model=list[ScanOut])
+async def list_scans(
+    principal: CurrentUser, session: SessionDep, page: Page, response: Response,
+    status: ScanStatus | None = None, scan_type: ScanType | None = None, host_id: uuid.UUID | None = None,
+    policy_id: uuid.UUID | None = None, org_id: uuid.UUID | None = None,
+):
+    stmt = select(ComplianceScan).order_by(ComplianceScan.created_at.desc(), ComplianceScan.id)
+    if (scope := org_filter(principal, ComplianceScan.org_id, org_id)) is not None:
+        stmt = stmt.where(scope)
+    for column, value in ((ComplianceScan.status, status), (ComplianceScan.scan_type, scan_type),
+                          (ComplianceScan.host_id, host_id), (ComplianceScan.policy_id, policy_id)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return await paginate(session, stmt, page, response)
+
+
+async def scan_results(session, scan: ComplianceScan) -> list[CheckResultOut]:
+    rows = await session.execute(
+        select(ScanCheckResult, ComplianceCheck.title, ComplianceCheck.severity, ComplianceCheck.remediation_type)
+        .join(ComplianceCheck, ComplianceCheck.id == ScanCheckResult.check_id)
+        .where(ScanCheckResult.scan_id == scan.id)
+        .order_by(ComplianceCheck.position, ScanCheckResult.rule_id)
+    )
+    remediations = (scan.result_data or {}).get("remediations", {})
+    return [
+        CheckResultOut(check_id=r.check_id, rule_id=r.rule_id, title=title, severity=severity, status=r.status,
+                       actual=r.actual, remediation_type=rtype, exception_id=r.exception_id,
+                       remediation=remediations.get(str(r.check_id)))
+        for r, title, severity, rtype in rows
+    ]
+
+
+@router.get("/scans/{scan_id}", response_model=ScanDetailOut)
+async def get_scan(scan_id: uuid.UUID, principal: CurrentUser, session: SessionDep):
+    scan = await session.get(ComplianceScan, scan_id)
+    if scan is None:
+        raise NotFound("scan")
+    principal.require(scan.org_id, VIEW, "scan")
+    return ScanDetailOut(**ScanOut.model_validate(scan).model_dump(), results=await scan_results(session, scan))
+
+
+@router.get("/hosts/{host_id}", response_model=list[HostPolicyComplianceOut])
+async def host_compliance(host_id: uuid.UUID, principal: CurrentUser, session: SessionDep):
+    host = await load_host(session, principal, host_id)
+    policies = await session.scalars(select(CompliancePolicy).where(
+        CompliancePolicy.org_id == host.org_id, CompliancePolicy.os_type == host.os_type))
+    latest = dict((await session.execute(
+        select(HostPolicyStatus.policy_id, ComplianceScan)
+        .join(ComplianceScan, ComplianceScan.id == HostPolicyStatus.scan_id)
+        .where(HostPolicyStatus.host_id == host.id)
+    )).all())
+    return [HostPolicyComplianceOut(policy_id=p.id, os_type=p.os_type,
+                                    scan=ScanOut.model_validate(latest[p.id]) if p.id in latest else None)
+            for p in policies]
+
+
+@router.get("/hosts/{host_id}/history", response_model=list[ScanOut])
+async def host_history(
+    host_id: uuid.UUID, principal: CurrentUser, session: SessionDep, page: Page, response: Response,
+    policy_id: Annotated[uuid.UUID | None, Query()] = None,
+):
+    host = await load_host(session, principal, host_id)
+    stmt = select(ComplianceScan).where(ComplianceScan.host_id == host.id).order_by(
+        ComplianceScan.created_at.desc(), ComplianceScan.id)
+    if policy_id is not None:
+        stmt = stmt.where(ComplianceScan.policy_id == policy_id)
+    return await paginate(session, stmt, page, response)

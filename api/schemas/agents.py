@@ -1,0 +1,67 @@
+"""Agent enrollment, heartbeats, jobs and results (§5.1 field names)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from pydantic import Field
+
+from api.schemas.common import RequestModel, ResponseModel
+from api.schemas.hosts import OsType
+
+MAX_ACTUAL = 4000
+
+
+class EnrollRequest(RequestModel):
+    enrollment_token: str = Field(min_length=10, max_length=200)
+    hostname: str = Field(min_length=1, max_length=255, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")
+    os_type: OsType
+    ip_address: str = Field(min_length=2, max_length=64)
+    os_name: str | None = Field(None, max_length=200)
+    os_version: str | None = Field(None, max_length=100)
+    agent_version: str | None = Field(None, max_length=50)
+
+
+class EnrollResponse(ResponseModel):
+    agent_id: uuid.UUID
+    host_id: uuid.UUID
+    agent_token: str
+
+
+class HeartbeatRequest(RequestModel):
+    ip_address: str | None = Field(None, max_length=64)
+    os_version: str | None = Field(None, max_length=100)
+    agent_version: str | None = Field(None, max_length=50)
+
+
+class HeartbeatResponse(ResponseModel):
+    host_id: uuid.UUID
+    last_seen: Any
+
+
+class JobOut(ResponseModel):
+    id: uuid.UUID
+    kind: Literal["compliance_check", "remediation"]
+    payload: dict
+
+
+class CheckResultIn(RequestModel):
+    check_id: uuid.UUID
+    status: Literal["pass", "fail", "error", "skip"]
+    actual: str | None = Field(None, max_length=MAX_ACTUAL)
+
+
+class ComplianceResultIn(RequestModel):
+    results: list[CheckResultIn] = Field(max_length=5000)
+
+
+class RemediationResultIn(RequestModel):
+    status: Literal["success", "failed"]
+    exit_code: int | None = None
+    output: str | None = Field(None, max_length=70_000)
+
+
+class ResultAck(ResponseModel):
+    job_id: uuid.UUID
+    status: Literal["accepted", "duplicate", "late"]

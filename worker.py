@@ -1,0 +1,95 @@
+"""The Temporal worker: every workflow and activity and the scan-cycle schedule, from environment settings."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from datetime import timedelta
+
+from temporalio.client import (
+    Client,
+    Schedule,
+    ScheduleActionStartWorkflow,
+    ScheduleAlreadyRunningError,
+    ScheduleIntervalSpec,
+    ScheduleOverlapPolicy,
+    SchedulePolicy,
+    ScheduleSpec,
+    ScheduleUpdate,
+    ScheduleUpdateInput,
+)
+from temporalio.worker import Worker
+
+from activities.planning import PlanningActivities
+from activities.scans import ScanActivities
+from config import Settings, get_settings
+from models.db import make_engine, make_sessionmaker
+from workflows.registry import WORKFLOWS
+from workflows.scan_cycle import ScanCycleWorkflow
+from workflows.types import CycleInput
+
+log = logging.getLogger("worker")
+SCHEDULE_ID = "compliance-scan-cycle"
+
+
+def build_activities(sessionmaker, settings: Settings, client: Client) -> list:
+    scans = ScanActivities(sessionmaker, settings)
+    planning = PlanningActivities(sessionmaker, settings, client)
+    return [
+        scans.open_scan_batch, scans.await_agent_result, scans.record_scan_results,
+        planning.plan_scan_cycle, planning.sweep_agent_completions,
+    ]
+
+
+def build_worker(client: Client, sessionmaker, settings: Settings, **options) -> Worker:
+    return Worker(
+        client, task_queue=settings.temporal_task_queue, workflows=WORKFLOWS,
+        activities=build_activities(sessionmaker, settings, client),
+        max_concurrent_activities=200, **options,
+    )
+
+
+def cycle_schedule(settings: Settings) -> Schedule:
+    return Schedule(
+        action=ScheduleActionStartWorkflow(
+            ScanCycleWorkflow.run, CycleInput(agent_timeout_seconds=settings.agent_result_timeout_seconds),
+            id="scan-cycle", task_queue=settings.temporal_task_queue,
+            static_summary="Plan due hosts and start scan batches",
+        ),
+        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(minutes=settings.scan_cycle_minutes))]),
+        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(minutes=15)),
+    )
+
+
+async def ensure_schedule(client: Client, settings: Settings) -> None:
+    """Create the scan-cycle schedule, or bring an existing one up to date (safe on every start)."""
+    schedule = cycle_schedule(settings)
+    try:
+        await client.create_schedule(SCHEDULE_ID, schedule)
+    except ScheduleAlreadyRunningError:
+        async def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
+            return ScheduleUpdate(schedule=schedule)
+
+        await client.get_schedule_handle(SCHEDULE_ID).update(replace)
+
+
+async def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    settings = get_settings()
+    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    engine = make_engine(settings.database_url)
+    await ensure_schedule(client, settings)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    worker = build_worker(client, make_sessionmaker(engine), settings)
+    log.info("worker polling task queue %r on %s", settings.temporal_task_queue, settings.temporal_address)
+    async with worker:
+        await stop.wait()
+    await engine.dispose()
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

@@ -1,0 +1,106 @@
+"""ScanBatchWorkflow: open a batch's agent jobs, wait for each agent's answer, record results in micro-batches."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.types import (
+        AwaitJobInput,
+        OpenBatchInput,
+        OpenedBatch,
+        RecordInput,
+        RecordOutcome,
+        RemediationStart,
+        ScanBatchInput,
+        ScanBatchResult,
+        ScanRef,
+    )
+
+MAX_IN_FLIGHT = 500
+RECORD_CHUNK = 50
+RECORD_MAX = 200
+RECORD_WAIT = timedelta(seconds=2)
+DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+AGENT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), non_retryable_error_types=["JobClosed"])
+
+
+@workflow.defn
+class ScanBatchWorkflow:
+    def __init__(self) -> None:
+        self._completed: list[str] = []
+        self._timed_out: list[str] = []
+        self._in_flight = 0
+        self._waiting = 0
+
+    @workflow.run
+    async def run(self, params: ScanBatchInput) -> ScanBatchResult:
+        opened = await workflow.execute_activity(
+            "open_scan_batch", OpenBatchInput(batch_id=params.batch_id), result_type=OpenedBatch,
+            start_to_close_timeout=timedelta(minutes=2), retry_policy=DB_RETRY,
+        )
+        self._waiting = len(opened.scans)
+        dispatcher = asyncio.create_task(self._dispatch(opened.scans, params.agent_timeout_seconds))
+
+        remediations: list[RemediationStart] = []
+        recorded = timed_out = 0
+        while self._waiting > 0 or self._has_buffered():
+            try:
+                await workflow.wait_condition(self._record_due, timeout=RECORD_WAIT)
+            except TimeoutError:
+                pass
+            if self._has_buffered():
+                outcome = await self._record()
+                recorded += outcome.recorded
+                timed_out += outcome.timed_out
+                remediations.extend(outcome.remediations)
+        await dispatcher
+
+        started = 0
+        if remediations:
+            from workflows.remediation import start_remediations
+
+            started = await start_remediations(remediations)
+        return ScanBatchResult(scans=len(opened.scans), completed=recorded, timed_out=timed_out,
+                               remediations_started=started)
+
+    def _has_buffered(self) -> bool:
+        return bool(self._completed or self._timed_out)
+
+    def _record_due(self) -> bool:
+        buffered = len(self._completed) + len(self._timed_out)
+        return buffered >= RECORD_CHUNK or (self._waiting == 0 and buffered > 0)
+
+    async def _dispatch(self, scans: list[ScanRef], timeout_seconds: int) -> None:
+        waiters = []
+        for ref in scans:
+            await workflow.wait_condition(lambda: self._in_flight < MAX_IN_FLIGHT)
+            self._in_flight += 1
+            waiters.append(asyncio.create_task(self._await_agent(ref, timeout_seconds)))
+        await asyncio.gather(*waiters)
+
+    async def _await_agent(self, ref: ScanRef, timeout_seconds: int) -> None:
+        try:
+            await workflow.execute_activity(
+                "await_agent_result", AwaitJobInput(job_id=ref.job_id),
+                schedule_to_close_timeout=timedelta(seconds=timeout_seconds), retry_policy=AGENT_RETRY,
+            )
+            self._completed.append(ref.scan_id)
+        except ActivityError:
+            self._timed_out.append(ref.scan_id)
+        finally:
+            self._in_flight -= 1
+            self._waiting -= 1
+
+    async def _record(self) -> RecordOutcome:
+        completed, self._completed = self._completed[:RECORD_MAX], self._completed[RECORD_MAX:]
+        timed_out, self._timed_out = self._timed_out[:RECORD_MAX], self._timed_out[RECORD_MAX:]
+        return await workflow.execute_activity(
+            "record_scan_results", RecordInput(completed_scan_ids=completed, timed_out_scan_ids=timed_out),
+            result_type=RecordOutcome, start_to_close_timeout=timedelta(minutes=5), retry_policy=DB_RETRY,
+        )

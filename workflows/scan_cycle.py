@@ -1,0 +1,67 @@
+"""ScanCycleWorkflow: every 30 minutes, plan due hosts into batches and start one ScanBatchWorkflow per batch."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from workflows import search_attributes as sa
+    from workflows.scan_batch import ScanBatchWorkflow
+    from workflows.types import BatchSpec, CycleInput, CyclePlan, CycleResult, PlanInput, ScanBatchInput
+
+MAX_CHILDREN_PER_RUN = 900
+START_CONCURRENCY = 50
+PLAN_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30),
+                         maximum_attempts=10)
+
+
+@workflow.defn
+class ScanCycleWorkflow:
+    @workflow.run
+    async def run(self, params: CycleInput) -> CycleResult:
+        tick = params.tick or workflow.now().strftime("%Y%m%dT%H%M%S")
+        batches = params.pending_batches
+        timeout = params.agent_timeout_seconds
+        if not params.pending_batches:
+            await workflow.execute_activity(
+                "sweep_agent_completions", start_to_close_timeout=timedelta(minutes=2), retry_policy=PLAN_RETRY,
+            )
+            plan = await workflow.execute_activity(
+                "plan_scan_cycle", PlanInput(tick=tick), result_type=CyclePlan,
+                start_to_close_timeout=timedelta(minutes=5), retry_policy=PLAN_RETRY,
+            )
+            batches, timeout = plan.batches, plan.agent_timeout_seconds
+
+        now_batches, later = batches[:MAX_CHILDREN_PER_RUN], batches[MAX_CHILDREN_PER_RUN:]
+        for offset in range(0, len(now_batches), START_CONCURRENCY):
+            chunk = now_batches[offset:offset + START_CONCURRENCY]
+            await asyncio.gather(*(self._start_batch(spec, timeout) for spec in chunk))
+        if later:
+            workflow.continue_as_new(CycleInput(tick=tick, pending_batches=later, agent_timeout_seconds=timeout))
+        return CycleResult(tick=tick, batches_started=len(now_batches),
+                           scans_planned=sum(b.scan_count for b in batches))
+
+    async def _start_batch(self, spec: BatchSpec, timeout_seconds: int) -> None:
+        attributes = TypedSearchAttributes([
+            sa.ORG_ID.value_set(spec.org_id), sa.POLICY_ID.value_set(spec.policy_id),
+            sa.SCAN_TYPE.value_set("scheduled"),
+        ])
+        try:
+            await workflow.start_child_workflow(
+                ScanBatchWorkflow.run,
+                ScanBatchInput(batch_id=spec.workflow_id, org_id=spec.org_id, policy_id=spec.policy_id,
+                               scan_type="scheduled", agent_timeout_seconds=timeout_seconds),
+                id=spec.workflow_id,
+                parent_close_policy=ParentClosePolicy.ABANDON,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                typed_search_attributes=attributes,
+                static_summary=f"Scheduled scan of {spec.scan_count} hosts for policy {spec.policy_id}",
+            )
+        except WorkflowAlreadyStartedError:
+            pass
