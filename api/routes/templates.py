@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime
+from typing import Literal
 
 from fastapi import APIRouter, Response
 from sqlalchemy import exists, func, or_, select
@@ -13,6 +14,7 @@ from api.audit import audit
 from api.deps import MANAGE, VIEW, CurrentUser, Page, SessionDep, paginate
 from api.errors import BadRequest, Conflict, Unprocessable
 from api.routes import template_checks, template_portability
+from api.routes.hosts import org_filter
 from api.schemas.hosts import OsType
 from api.schemas.templates import TemplateCopy, TemplateOut, TemplateSummaryOut, TemplateUpdate
 from api.template_access import (
@@ -42,7 +44,7 @@ async def list_templates(
     principal: CurrentUser, session: SessionDep, page: Page, response: Response,
     os_type: OsType | None = None,
     framework: str | None = None,
-    status: str | None = None,
+    status: Literal["draft", "published"] | None = None,
     org_id: uuid.UUID | None = None,
     is_system: bool | None = None,
 ):
@@ -50,11 +52,11 @@ async def list_templates(
     stmt = select(ComplianceTemplate, check_count, enabled_check_count).order_by(
         ComplianceTemplate.is_system.desc(), ComplianceTemplate.name, ComplianceTemplate.version, ComplianceTemplate.id
     )
-    visible = principal.visible_org_ids()
+    scope = org_filter(principal, ComplianceTemplate.org_id, org_id)
     if org_id is not None:
-        stmt = stmt.where(ComplianceTemplate.org_id == org_id if principal.can_see(org_id) else False)
-    elif visible is not None:
-        stmt = stmt.where(or_(ComplianceTemplate.is_system, ComplianceTemplate.org_id.in_(visible)))
+        stmt = stmt.where(scope)
+    elif scope is not None:
+        stmt = stmt.where(or_(ComplianceTemplate.is_system, scope))
     if os_type:
         stmt = stmt.where(ComplianceTemplate.os_type == os_type)
     if framework:
