@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_task_queue: str = "compliance"
     temporal_ui_url: str = "http://127.0.0.1:8233"
+    temporal_search_attributes: bool = Field(True, description="tag workflows with OrgId/PolicyId/ScanType/HostId")
 
     jwt_secret: str = DEV_JWT_SECRET
     jwt_ttl_minutes: int = 60 * 12
@@ -36,6 +37,7 @@ class Settings(BaseSettings):
     max_request_bytes: int = 8 * 1024 * 1024
     scan_cycle_minutes: int = 30
     schedule_seen_within_hours: int = 24
+    max_scans_per_batch_workflow: int = 1000
     verify_delay_seconds: int = 15 * 60
     approval_timeout_seconds: int = 7 * 24 * 3600
 

@@ -38,7 +38,7 @@ def build_activities(sessionmaker, settings: Settings, client: Client) -> list:
     planning = PlanningActivities(sessionmaker, settings, client)
     return [
         scans.open_scan_batch, scans.await_agent_result, scans.record_scan_results,
-        planning.plan_scan_cycle, planning.sweep_agent_completions,
+        planning.plan_scan_cycle, planning.sweep_stranded_work,
     ]
 
 

@@ -13,10 +13,12 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.scan_store import plan_policy, policy_templates, queued_batches
 from config import Settings
-from models import AgentJob, CompliancePolicy
+from models import AgentJob, CompliancePolicy, ComplianceScan, Host
+from workflows.starts import SingleScan, start_single_scan
 from workflows.types import BatchSpec, CyclePlan, JobDone, PlanInput, SweepResult
 
 log = logging.getLogger(__name__)
+STRANDED_AFTER = timedelta(minutes=2)
 
 
 class PlanningActivities:
@@ -42,18 +44,38 @@ class PlanningActivities:
                 plan = await plan_policy(
                     session, policy, template, params.tick, now, cycle_minutes=self.settings.scan_cycle_minutes,
                     seen_within=timedelta(hours=self.settings.schedule_seen_within_hours),
+                    workflow_chunk=self.settings.max_scans_per_batch_workflow,
                 )
                 due_total += plan.due
             batches = await queued_batches(session, params.tick)
         return CyclePlan(
             batches=[BatchSpec(workflow_id=w, policy_id=str(p), org_id=str(o), scan_count=n) for w, p, o, n in batches],
             agent_timeout_seconds=self.settings.agent_result_timeout_seconds,
+            search_attributes=self.settings.temporal_search_attributes,
             due_hosts=due_total,
         )
 
-    @activity.defn(name="sweep_agent_completions")
-    async def sweep_agent_completions(self) -> SweepResult:
-        """Results persisted while Temporal was unreachable: complete their waiting activities now."""
+    @activity.defn(name="sweep_stranded_work")
+    async def sweep_stranded_work(self) -> SweepResult:
+        """Safety nets: results stored while Temporal was unreachable, single scans whose workflow never started."""
+        retried = await self._complete_pending_results()
+        restarted = await self._restart_stranded_scans()
+        return SweepResult(completions_retried=retried, scans_restarted=restarted)
+
+    async def _restart_stranded_scans(self) -> int:
+        async with self.sessionmaker() as session:
+            rows = (await session.execute(
+                select(ComplianceScan, Host.hostname).join(Host, Host.id == ComplianceScan.host_id)
+                .where(ComplianceScan.status == "queued", ComplianceScan.workflow_id.like("scan-%"),
+                       ComplianceScan.workflow_id.not_like("scan-batch-%"),
+                       ComplianceScan.created_at < datetime.now(UTC) - STRANDED_AFTER)
+                .limit(500)
+            )).all()
+        for scan, hostname in rows:
+            await start_single_scan(self.client, self.settings, SingleScan.of(scan, hostname))
+        return len(rows)
+
+    async def _complete_pending_results(self) -> int:
         async with self.sessionmaker() as session:
             jobs = (await session.execute(
                 select(AgentJob.id, AgentJob.task_token, AgentJob.status)
@@ -75,4 +97,4 @@ class PlanningActivities:
             async with self.sessionmaker() as session, session.begin():
                 await session.execute(update(AgentJob).where(AgentJob.id == job_id).values(
                     completion_pending=False, late=AgentJob.late | late))
-        return SweepResult(completions_retried=retried)
+        return retried

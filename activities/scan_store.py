@@ -78,7 +78,7 @@ class PolicyPlan:
 
 async def plan_policy(
     session: AsyncSession, policy: CompliancePolicy, template: ComplianceTemplate, tick: str, now: datetime,
-    *, cycle_minutes: int, seen_within: timedelta,
+    *, cycle_minutes: int, seen_within: timedelta, workflow_chunk: int = WORKFLOW_CHUNK,
 ) -> PolicyPlan:
     """Queue scans for this tick's share of the policy's due hosts, oldest first, chunked into batch workflows."""
     params = {"policy_id": policy.id, "org_id": policy.org_id, "os_type": policy.os_type,
@@ -107,7 +107,7 @@ async def plan_policy(
         LEFT JOIN policy_host_overrides o ON o.policy_id = :policy_id AND o.host_id = numbered.host_id
         LEFT JOIN compliance_templates ot ON ot.id = o.template_id
         ON CONFLICT DO NOTHING
-    """), params | {"limit": size, "chunk": WORKFLOW_CHUNK, "tick": tick, "template_id": template.id,
+    """), params | {"limit": size, "chunk": workflow_chunk, "tick": tick, "template_id": template.id,
                     "template_version": template.version})
     return PolicyPlan(policy.id, due, size, result.rowcount)
 

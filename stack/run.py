@@ -155,8 +155,9 @@ def main() -> int:
         api_url = f"http://{api_host}:{api_port}"
         env["API_URL"] = api_url
         supervisor.spawn("worker", [sys.executable, "worker.py"], env, logs / "worker.log")
-        supervisor.spawn("api", [sys.executable, "-m", "uvicorn", "api.main:app", "--host", api_host,
-                                 "--port", api_port, "--no-access-log", "--timeout-graceful-shutdown", "5"], env, logs / "api.log")
+        uvicorn = [sys.executable, "-m", "uvicorn", "api.main:app", "--host", api_host, "--port", api_port,
+                   "--no-access-log", "--timeout-graceful-shutdown", "5"]
+        supervisor.spawn("api", uvicorn, env, logs / "api.log")
         wait_for_port(api_host, int(api_port), timeout=30)
         wait_ready(f"{api_url}/readyz", timeout=30)
         agent_state = DATA / "agent"

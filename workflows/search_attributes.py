@@ -1,6 +1,6 @@
 """Typed search attributes that make scans and remediations findable in the Temporal Web UI."""
 
-from temporalio.common import SearchAttributeKey
+from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
 ORG_ID = SearchAttributeKey.for_keyword("OrgId")
 POLICY_ID = SearchAttributeKey.for_keyword("PolicyId")
@@ -8,3 +8,11 @@ SCAN_TYPE = SearchAttributeKey.for_keyword("ScanType")
 HOST_ID = SearchAttributeKey.for_keyword("HostId")
 
 ALL = (ORG_ID, POLICY_ID, SCAN_TYPE, HOST_ID)
+
+
+def scan_attributes(org_id: str, policy_id: str, scan_type: str, host_id: str | None = None) -> TypedSearchAttributes:
+    pairs = [SearchAttributePair(ORG_ID, org_id), SearchAttributePair(POLICY_ID, policy_id),
+             SearchAttributePair(SCAN_TYPE, scan_type)]
+    if host_id is not None:
+        pairs.append(SearchAttributePair(HOST_ID, host_id))
+    return TypedSearchAttributes(pairs)

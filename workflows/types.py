@@ -12,6 +12,7 @@ class CycleInput:
     tick: str | None = None
     pending_batches: list[BatchSpec] = field(default_factory=list)
     agent_timeout_seconds: int = 3600
+    search_attributes: bool = True
 
 
 @dataclass
@@ -31,6 +32,7 @@ class BatchSpec:
 class CyclePlan:
     batches: list[BatchSpec]
     agent_timeout_seconds: int = 3600
+    search_attributes: bool = True
     due_hosts: int = 0
     expired_exceptions: int = 0
     resignaled_changes: int = 0
@@ -115,3 +117,4 @@ class ScanBatchResult:
 @dataclass
 class SweepResult:
     completions_retried: int
+    scans_restarted: int = 0

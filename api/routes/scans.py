@@ -24,8 +24,8 @@ from api.schemas.scans import (
     ScanStatus,
     ScanType,
 )
-from api.workflow_starts import start_single_scan
 from models import ComplianceCheck, CompliancePolicy, ComplianceScan, Host, HostPolicyStatus, ScanCheckResult
+from workflows.starts import SingleScan, start_single_scan
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/compliance", tags=["scans"])
@@ -56,11 +56,11 @@ async def request_scan(policy_id: uuid.UUID, body: ScanRequest, principal: Curre
         if created:
             audit(session, principal, "scan.request", "scan", scan.id, policy.org_id,
                   after={"host_id": str(host.id), "policy_id": str(policy.id), "scan_type": "on_demand"})
-        hostname = host.hostname
+        started = SingleScan.of(scan, host.hostname)
     if created:
         try:
             client = await request.app.state.temporal.get()
-            await start_single_scan(client, settings, scan, hostname)
+            await start_single_scan(client, settings, started)
         except Exception:
             log.exception("scan %s queued but its workflow did not start; the scan cycle will start it", scan.id)
     return ScanOut.model_validate(scan)

@@ -1,0 +1,159 @@
+"""A simulated fleet: many fake hosts in one asyncio process, answering jobs with configurable outcomes.
+
+    python -m agent.fleet --hosts 1000 --api http://127.0.0.1:8000 --enrollment-token TOKEN \\
+        [--fail-rate 0.2] [--error-rate 0.01] [--skip-rate 0.05] [--latency 0.5] [--state FILE]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hashlib
+import logging
+import random
+from dataclasses import dataclass, field
+
+import httpx
+
+from agent.api_client import AgentApi, Backoff, with_retries
+
+log = logging.getLogger("fleet")
+
+
+@dataclass
+class Outcomes:
+    """How simulated hosts answer. A check's outcome is stable per host (hash-based), so rescans agree."""
+
+    fail_rate: float = 0.2
+    error_rate: float = 0.0
+    skip_rate: float = 0.0
+    latency: float = 0.0
+    fixed_rules: set[str] = field(default_factory=set)
+    remediation_succeeds: bool = True
+    silent: bool = False
+
+    def status(self, hostname: str, rule_id: str) -> str:
+        if rule_id in self.fixed_rules:
+            return "pass"
+        digest = hashlib.sha256(f"{hostname}:{rule_id}".encode()).digest()
+        roll = int.from_bytes(digest[:4], "big") / 2**32
+        for status, rate in (("error", self.error_rate), ("skip", self.skip_rate), ("fail", self.fail_rate)):
+            if roll < rate:
+                return status
+            roll -= rate
+        return "pass"
+
+
+@dataclass
+class SimulatedHost:
+    hostname: str
+    os_type: str
+    api: AgentApi
+    outcomes: Outcomes
+    host_id: str | None = None
+    answered: int = 0
+
+    def answer(self, job: dict) -> dict:
+        payload = job["payload"]
+        if job["kind"] == "remediation":
+            ok = self.outcomes.remediation_succeeds
+            return {"status": "success" if ok else "failed", "exit_code": 0 if ok else 1,
+                    "output": f"simulated remediation on {self.hostname}"}
+        results = []
+        for check in payload.get("checks", []):
+            status = self.outcomes.status(self.hostname, check["rule_id"])
+            results.append({"check_id": check["check_id"], "status": status, "actual": f"simulated {status}"})
+        return {"results": results}
+
+    async def serve(self, stop: asyncio.Event, wait: int = 20) -> None:
+        backoff = Backoff(first=0.5, cap=10)
+        while not stop.is_set():
+            try:
+                jobs = await self.api.jobs(wait)
+                backoff.reset()
+            except (httpx.HTTPError, RuntimeError) as exc:
+                log.debug("%s poll failed: %s", self.hostname, exc)
+                await backoff.sleep()
+                continue
+            for job in jobs:
+                if self.outcomes.silent:
+                    continue
+                if self.outcomes.latency:
+                    await asyncio.sleep(random.uniform(0, self.outcomes.latency))
+                await with_retries("result", lambda job=job: self.api.post_result(job["id"], self.answer(job)),
+                                   attempts=20)
+                self.answered += 1
+
+
+class Fleet:
+    def __init__(self, http: httpx.AsyncClient, base_url: str, outcomes: Outcomes | None = None):
+        self.http, self.base_url = http, base_url
+        self.outcomes = outcomes or Outcomes()
+        self.hosts: list[SimulatedHost] = []
+        self._stop = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+
+    async def enroll(self, count: int, enrollment_token: str, *, prefix: str = "fleet", os_type: str = "linux",
+                     concurrency: int = 20) -> list[SimulatedHost]:
+        gate = asyncio.Semaphore(concurrency)
+
+        async def one(index: int) -> SimulatedHost:
+            hostname = f"{prefix}-{index:05d}"
+            api = AgentApi(self.base_url, self.http)
+            async with gate:
+                body = await with_retries("enroll", lambda: api.enroll(enrollment_token, {
+                    "hostname": hostname, "os_type": os_type, "ip_address": f"10.{index // 65536 % 256}."
+                    f"{index // 256 % 256}.{index % 256}", "os_name": "SimLinux", "os_version": "1.0"}))
+            return SimulatedHost(hostname, os_type, api, self.outcomes, host_id=body["host_id"])
+
+        created = await asyncio.gather(*(one(i) for i in range(len(self.hosts), len(self.hosts) + count)))
+        self.hosts.extend(created)
+        return list(created)
+
+    def start(self, wait: int = 20) -> None:
+        self._stop.clear()
+        self._tasks = [asyncio.create_task(host.serve(self._stop, wait)) for host in self.hosts]
+
+    async def stop(self) -> None:
+        self._stop.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    @property
+    def answered(self) -> int:
+        return sum(h.answered for h in self.hosts)
+
+
+async def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m agent.fleet", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hosts", type=int, default=100)
+    parser.add_argument("--api", default="http://127.0.0.1:8000")
+    parser.add_argument("--enrollment-token", required=True)
+    parser.add_argument("--prefix", default="fleet")
+    parser.add_argument("--fail-rate", type=float, default=0.2)
+    parser.add_argument("--error-rate", type=float, default=0.0)
+    parser.add_argument("--skip-rate", type=float, default=0.0)
+    parser.add_argument("--latency", type=float, default=0.0)
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    limits = httpx.Limits(max_connections=args.hosts + 20, max_keepalive_connections=args.hosts + 20)
+    async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(60.0)) as http:
+        fleet = Fleet(http, args.api, Outcomes(args.fail_rate, args.error_rate, args.skip_rate, args.latency))
+        await fleet.enroll(args.hosts, args.enrollment_token, prefix=args.prefix)
+        log.info("%d simulated hosts enrolled; answering jobs (Ctrl-C to stop)", args.hosts)
+        fleet.start()
+        try:
+            while True:
+                await asyncio.sleep(10)
+                log.info("answered %d jobs", fleet.answered)
+        finally:
+            await fleet.stop()
+
+
+if __name__ == "__main__":
+    try:
+        asyncio.run(main())
+    except KeyboardInterrupt:
+        pass
