@@ -15,8 +15,9 @@ HISTORIES = sorted((Path(__file__).parent / "histories").glob("*.json"))
 
 
 def test_every_workflow_type_has_a_saved_history():
-    saved = {json.loads(path.read_text())["events"][0]["workflowExecutionStartedEventAttributes"]["workflowType"]["name"]
-             for path in HISTORIES}
+    started = [json.loads(path.read_text())["events"][0]["workflowExecutionStartedEventAttributes"]
+               for path in HISTORIES]
+    saved = {attributes["workflowType"]["name"] for attributes in started}
     assert saved >= {w.__temporal_workflow_definition.name for w in WORKFLOWS}
 
 
