@@ -118,3 +118,43 @@ class ScanBatchResult:
 class SweepResult:
     completions_retried: int
     scans_restarted: int = 0
+
+
+@dataclass
+class ExpiryInput:
+    exception_id: str
+    expires_at: str  # ISO 8601 with a timezone
+
+
+@dataclass
+class ExpiryReschedule:
+    expires_at: str | None  # None: the exception no longer expires
+
+
+@dataclass
+class ExpiryRevoke:
+    revoked_by: str | None = None
+
+
+@dataclass
+class ExpiryResult:
+    exception_id: str
+    outcome: str  # expired | revoked | cleared | no_longer_active
+
+
+@dataclass
+class ExpireExceptionInput:
+    exception_id: str
+    as_of: str  # the workflow's clock when its timer fired, ISO 8601
+
+
+@dataclass
+class ExpireExceptionOutcome:
+    expired: bool
+    status: str | None  # None: the exception no longer exists
+    expires_at: str | None
+
+
+@dataclass
+class OverdueExceptionsExpired:
+    expired: int

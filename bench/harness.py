@@ -1,0 +1,97 @@
+"""Shared bench plumbing: a fresh migrated database, the Temporal dev server, the API app and the worker."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import tempfile
+import uuid
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import httpx
+import psycopg
+from alembic import command
+from alembic.config import Config
+from temporalio.testing import WorkflowEnvironment
+
+from config import Settings
+from models.db import libpq_url, make_engine, make_sessionmaker
+from stack.postgres import EmbeddedPostgres
+from stack.seed import seed_system_content
+from stack.temporal import binary
+from workflows.search_attributes import ALL
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def with_database(url: str, name: str) -> str:
+    head, _, query = url.partition("?")
+    return f"{head.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+
+
+@asynccontextmanager
+async def fresh_database():
+    """A new database on DATABASE_URL's server, or on a throw-away embedded server; dropped afterwards."""
+    server = root = None
+    admin = os.environ.get("DATABASE_URL")
+    if not admin:
+        root = Path(tempfile.mkdtemp(prefix="cops-bench-pg-"))
+        server = EmbeddedPostgres(root / "data")
+        server.start()
+        admin = server.url
+    name = f"cops_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(libpq_url(admin), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = with_database(admin, name)
+    config = Config(str(ROOT / "alembic.ini"))
+    config.cmd_opts = argparse.Namespace(x=[f"url={url}"])
+    command.upgrade(config, "head")
+    engine = make_engine(url, pool_size=20)
+    async with make_sessionmaker(engine)() as session, session.begin():
+        await seed_system_content(session)
+    try:
+        yield url, engine
+    finally:
+        await engine.dispose()
+        with psycopg.connect(libpq_url(admin), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        if server is not None:
+            server.stop()
+            shutil.rmtree(root, ignore_errors=True)
+
+
+@asynccontextmanager
+async def dev_server(db_file: Path | None = None):
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(binary("temporal")), search_attributes=ALL,
+        dev_server_database_filename=str(db_file) if db_file else None,
+    )
+    try:
+        yield env
+    finally:
+        await env.shutdown()
+
+
+def bench_settings(db_url: str, env, **overrides) -> Settings:
+    values = {"database_url": db_url, "environment": "test", "jwt_secret": "bench-" + "x" * 40,
+              "temporal_address": env.client.service_client.config.target_host,
+              "temporal_task_queue": f"bench-{uuid.uuid4().hex[:6]}"} | overrides
+    return Settings(**values)
+
+
+@asynccontextmanager
+async def api_client(settings: Settings, connections: int = 100):
+    """The API app in process, reached through an ASGI transport (no sockets, no extra process)."""
+    from api.main import create_app
+
+    app = create_app(settings)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=120) as client:
+            yield client
+
+
+def sessionmaker_for(engine):
+    return make_sessionmaker(engine)

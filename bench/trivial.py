@@ -1,0 +1,34 @@
+"""The baseline workload: one trivial workflow running one activity (a workflow per unit of work)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from datetime import timedelta
+
+from temporalio import activity, workflow
+from temporalio.worker import Worker
+
+
+@activity.defn(name="bench_noop")
+async def bench_noop(value: int) -> int:
+    return value
+
+
+@workflow.defn(name="BenchTrivialWorkflow")
+class BenchTrivialWorkflow:
+    @workflow.run
+    async def run(self, value: int) -> int:
+        return await workflow.execute_activity(bench_noop, value, start_to_close_timeout=timedelta(seconds=30))
+
+
+async def trivial_workflows_per_second(client, count: int) -> float:
+    queue = f"baseline-{uuid.uuid4().hex[:6]}"
+    async with Worker(client, task_queue=queue, workflows=[BenchTrivialWorkflow], activities=[bench_noop],
+                      max_concurrent_activities=200):
+        started = time.perf_counter()
+        handles = await asyncio.gather(*(client.start_workflow(
+            BenchTrivialWorkflow.run, i, id=f"trivial-{queue}-{i}", task_queue=queue) for i in range(count)))
+        await asyncio.gather(*(h.result() for h in handles))
+        return count / (time.perf_counter() - started)

@@ -1,0 +1,55 @@
+"""AutomationWorkflow: a multi-step remediation runs its scripts as agent jobs, in order, stopping at a failure."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ActivityError
+
+with workflow.unsafe.imports_passed_through():
+    from workflows.remediation_types import AutomationInput, AutomationResult, DispatchInput, StepOutcome
+    from workflows.types import AwaitJobInput
+
+DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+AGENT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), non_retryable_error_types=["JobClosed"])
+
+
+async def run_script_job(remediation_id: str, script_id: str, step: int, agent_timeout_seconds: int) -> StepOutcome:
+    """Create one `remediation` agent job and wait for the agent's answer (async completion, like a scan)."""
+    job_id = str(workflow.uuid4())  # deterministic, so a retried dispatch cannot create a second job
+    await workflow.execute_activity(
+        "dispatch_remediation_job", DispatchInput(job_id=job_id, remediation_id=remediation_id,
+                                                  script_id=script_id, step=step),
+        start_to_close_timeout=timedelta(minutes=1), retry_policy=DB_RETRY,
+    )
+    answered = True
+    try:
+        await workflow.execute_activity(
+            "await_agent_result", AwaitJobInput(job_id=job_id),
+            schedule_to_close_timeout=timedelta(seconds=agent_timeout_seconds), retry_policy=AGENT_RETRY,
+        )
+    except ActivityError:
+        answered = False
+    return await workflow.execute_activity(
+        "remediation_job_outcome", DispatchInput(job_id=job_id, remediation_id=remediation_id, script_id=script_id,
+                                                 step=step if answered else -1),
+        result_type=StepOutcome, start_to_close_timeout=timedelta(minutes=1), retry_policy=DB_RETRY,
+    )
+
+
+@workflow.defn
+class AutomationWorkflow:
+    @workflow.run
+    async def run(self, params: AutomationInput) -> AutomationResult:
+        outcomes: list[StepOutcome] = []
+        failed = False
+        for index, step in enumerate(params.steps):
+            outcome = await run_script_job(params.remediation_id, step.script_id, index, params.agent_timeout_seconds)
+            outcomes.append(outcome)
+            if outcome.status != "success":
+                failed = True
+                if not step.continue_on_failure:
+                    break
+        return AutomationResult(status="failed" if failed else "success", steps=outcomes)
