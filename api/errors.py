@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,15 @@ def install_error_handlers(app: FastAPI) -> None:
         # A constraint the route did not pre-check (a race between two requests): a conflict, not a crash.
         log.info("integrity error: %s", exc.orig)
         return _json(409, "conflicts with existing data")
+
+    @app.exception_handler(DBAPIError)
+    async def _database(_: Request, exc: DBAPIError) -> JSONResponse:
+        # Lost or refused connections are an outage, not a bug: clients should retry.
+        if exc.connection_invalidated or type(exc.orig).__name__ in ("OperationalError", "InterfaceError"):
+            log.warning("database unavailable: %s", exc.orig)
+            return _json(503, "database unavailable, retry shortly", {"Retry-After": "2"})
+        log.exception("database error", exc_info=exc)
+        return _json(500, "internal error")
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:

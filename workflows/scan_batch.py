@@ -42,7 +42,7 @@ class ScanBatchWorkflow:
     async def run(self, params: ScanBatchInput) -> ScanBatchResult:
         opened = await workflow.execute_activity(
             "open_scan_batch", OpenBatchInput(batch_id=params.batch_id), result_type=OpenedBatch,
-            start_to_close_timeout=timedelta(minutes=2), retry_policy=DB_RETRY,
+            start_to_close_timeout=timedelta(seconds=60), retry_policy=DB_RETRY,
         )
         self._waiting = len(opened.scans)
         dispatcher = asyncio.create_task(self._dispatch(opened.scans, params.agent_timeout_seconds))
@@ -102,5 +102,5 @@ class ScanBatchWorkflow:
         timed_out, self._timed_out = self._timed_out[:RECORD_MAX], self._timed_out[RECORD_MAX:]
         return await workflow.execute_activity(
             "record_scan_results", RecordInput(completed_scan_ids=completed, timed_out_scan_ids=timed_out),
-            result_type=RecordOutcome, start_to_close_timeout=timedelta(minutes=5), retry_policy=DB_RETRY,
+            result_type=RecordOutcome, start_to_close_timeout=timedelta(seconds=60), retry_policy=DB_RETRY,
         )
