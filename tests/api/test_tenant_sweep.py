@@ -1,5 +1,7 @@
-"""Tenant isolation sweep, generated from the app's route table (its OpenAPI paths): every route with a path id answers 404 to a
-member of another organization, and nothing changes. New routes are covered automatically."""
+"""Tenant isolation sweep, generated from the app's route table (its OpenAPI paths).
+
+Every route with a path id answers 404 to a member of another organization, and nothing changes.
+New routes are covered automatically."""
 
 from __future__ import annotations
 
