@@ -7,7 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from sqlalchemy.exc import DBAPIError, IntegrityError
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 log = logging.getLogger(__name__)
@@ -83,6 +83,12 @@ def install_error_handlers(app: FastAPI) -> None:
         # A constraint the route did not pre-check (a race between two requests): a conflict, not a crash.
         log.info("integrity error: %s", exc.orig)
         return _json(409, "conflicts with existing data")
+
+    @app.exception_handler(DataError)
+    async def _bad_value(_: Request, exc: DataError) -> JSONResponse:
+        # A value the database cannot store or compare (NUL bytes, out-of-range numbers): the client's input.
+        log.info("data error: %s", exc.orig)
+        return _json(422, [{"loc": [], "msg": "a value is not acceptable to the database", "type": "invalid_value"}])
 
     @app.exception_handler(DBAPIError)
     async def _database(_: Request, exc: DBAPIError) -> JSONResponse:

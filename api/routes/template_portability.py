@@ -68,20 +68,31 @@ async def resolve_script(session, org_id: uuid.UUID, portable: dict[str, Any]) -
     raise Conflict(f"scripts named {name!r} with different content already exist in the organization")
 
 
+def document_errors(problems: list[str]) -> list[dict]:
+    """`location: message` lines in the same shape as every other 422 (`loc`, `msg`, `type`)."""
+    errors = []
+    for problem in problems:
+        location, _, message = problem.partition(": ")
+        errors.append({"loc": ["body", "document", *location.split(".")], "msg": message or location,
+                       "type": "invalid_document"})
+    return errors
+
+
 @router.post("/import", response_model=TemplateOut, status_code=201)
 async def import_template(body: TemplateImport, principal: CurrentUser, session: SessionDep):
     """Always a new custom draft (version 1, new lineage) in `org_id`; every problem of the document is a 422."""
     principal.require(body.org_id, MANAGE, "organization")
     document = body.document
     if problems := validate_document(document):
-        raise Unprocessable(problems)
+        raise Unprocessable(document_errors(problems))
     workflow_names = {c["workflow"]["name"] for c in document["checks"] if c["workflow"]}
     workflows = dict((await session.execute(
         select(AutomationWorkflow.name, AutomationWorkflow.id)
         .where(AutomationWorkflow.org_id == body.org_id, AutomationWorkflow.name.in_(workflow_names))
     )).all())
     if missing := sorted(workflow_names - set(workflows)):
-        raise Unprocessable([f"checks: no automation workflow named {name!r} in the organization" for name in missing])
+        raise Unprocessable(document_errors(
+            [f"checks: no automation workflow named {name!r} in the organization" for name in missing]))
 
     meta = document["template"]
     template = ComplianceTemplate(

@@ -1,12 +1,32 @@
 """Base classes for request and response models."""
 
-from pydantic import BaseModel, ConfigDict
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, model_validator
+
+
+def _has_nul(value: Any) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_has_nul(k) or _has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(_has_nul(v) for v in value)
+    return False
 
 
 class RequestModel(BaseModel):
     """Requests reject unknown fields: no client can set a field it should not."""
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nul_characters(cls, data: Any) -> Any:
+        # PostgreSQL text cannot hold NUL: refuse it as bad input instead of failing at write time.
+        if _has_nul(data):
+            raise ValueError("text must not contain NUL (\\u0000) characters")
+        return data
 
 
 class ResponseModel(BaseModel):

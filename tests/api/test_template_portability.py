@@ -102,7 +102,7 @@ async def test_a_bad_document_is_422_listing_every_problem(client, db):
     response = await client.post(f"{BASE}/import", json={"org_id": str(org.id), "document": document},
                                  headers=headers)
     assert response.status_code == 422
-    detail = response.json()["detail"]
+    detail = [".".join(map(str, e["loc"][2:])) + ": " + e["msg"] for e in response.json()["detail"]]
     assert len(detail) == 4, detail
     assert any(p.startswith("template.scan_interval_hours") for p in detail)
     assert any(p.startswith("checks[0].severity") for p in detail)
@@ -115,7 +115,9 @@ async def test_a_bad_document_is_422_listing_every_problem(client, db):
     tampered["checks"][0]["enabled"] = False
     wrong = await client.post(f"{BASE}/import", json={"org_id": str(org.id), "document": tampered},
                               headers=headers)
-    assert wrong.status_code == 422 and wrong.json()["detail"] == ["digest: does not match the document's content"]
+    assert wrong.status_code == 422 and wrong.json()["detail"] == [
+        {"loc": ["body", "document", "digest"], "msg": "does not match the document's content",
+         "type": "invalid_document"}]
 
 
 async def test_workflow_bindings_travel_by_name(client, db):
@@ -133,7 +135,7 @@ async def test_workflow_bindings_travel_by_name(client, db):
     assert document["checks"][-1]["workflow"] == {"name": "Harden"}
     missing = await client.post(f"{BASE}/import", json={"org_id": str(target.id), "document": document},
                                 headers=target_headers)
-    assert missing.status_code == 422 and "Harden" in missing.json()["detail"][0]
+    assert missing.status_code == 422 and "Harden" in missing.json()["detail"][0]["msg"]
     db.add(AutomationWorkflow(org_id=target.id, name="Harden", steps=[]))
     await db.commit()
     found = await client.post(f"{BASE}/import", json={"org_id": str(target.id), "document": document},
