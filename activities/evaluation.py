@@ -2,15 +2,254 @@
 
 from __future__ import annotations
 
+import json
 import uuid
+from dataclasses import dataclass
 from datetime import datetime
 
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
+from temporalio import activity
 
 from activities.recording import CheckInfo, ScoredScan
+from activities.webhooks import orgs_with_webhooks, start_deliveries
+from domain.alerts import (
+    CRITICAL_SCORE_THRESHOLD,
+    LOW_SCORE_THRESHOLD,
+    Notice,
+    incident_reasons,
+    regression_notice,
+    score_notification,
+)
+from domain.baselines import Regression, choose_baseline, detect_regression
+from workflows.types import WebhookEvent
+
+# Event ids derive from (scan, kind): a recording retried after a rollback produces the same ids, so the
+# delivery workflows started for the first attempt find the rows the successful attempt committed.
+EVENT_NAMESPACE = uuid.UUID("5d0f7a53-4e1b-4c55-9a5e-7f3c2c1d9b21")
+REASON_TEXT = {
+    "critical_check_failed": "critical check failed",
+    "score_below_50": f"score below {CRITICAL_SCORE_THRESHOLD:g}%",
+    "score_regression": "score regression",
+}
+MAX_RULES_IN_TIMELINE = 20
+
+
+def event_id(scan_id: uuid.UUID, kind: str) -> uuid.UUID:
+    return uuid.uuid5(EVENT_NAMESPACE, f"{scan_id}:{kind}")
+
+
+@dataclass
+class ScanVerdict:
+    scan: ScoredScan
+    notice: Notice | None
+    regression: Regression | None
+    reasons: list[str]
+    failed_critical: list[str]
+
+    @property
+    def severity(self) -> str:
+        critical = {"critical_check_failed", "score_below_50"} & set(self.reasons)
+        return "critical" if critical else "warning"
+
+    def timeline_entry(self, event: str) -> str:
+        entry = {"at": self.scan.completed_at.isoformat(), "event": event, "scan_id": str(self.scan.scan_id),
+                 "score": self.scan.score}
+        if self.reasons:
+            entry["reasons"] = self.reasons
+        if self.failed_critical:
+            entry["failed_critical_checks"] = self.failed_critical[:MAX_RULES_IN_TIMELINE]
+        if self.regression:
+            entry["baseline_score"] = self.regression.baseline_score
+        return json.dumps(entry)
 
 
 async def evaluate_scans(
     session: AsyncSession, scored: list[ScoredScan], checks: dict[uuid.UUID, list[CheckInfo]], now: datetime
-) -> None:
-    """Filled in by the monitoring work (notifications, regression alerts, incidents)."""
+) -> list[WebhookEvent]:
+    """Notify, alert and open/extend/resolve incidents for a recorded micro-batch; returns the new events.
+
+    Runs in the recording transaction. Every write is keyed by scan (unique notification/alert keys, timeline
+    entries guarded by scan id, incident opening deduplicated on the one-open-per-host+policy index), so a
+    scan evaluated twice changes nothing the second time.
+    """
+    if not scored:
+        return []
+    verdicts = await _judge(session, scored, checks)
+    events = await _notify(session, verdicts) + await _alert(session, verdicts)
+    await _incidents(session, verdicts)
+    await _dispatch(session, events)
+    return events
+
+
+async def _judge(
+    session: AsyncSession, scored: list[ScoredScan], checks: dict[uuid.UUID, list[CheckInfo]]
+) -> list[ScanVerdict]:
+    baselines = await _baseline_scores(session, scored)
+    severities = {c.id: c.severity for template_checks in checks.values() for c in template_checks}
+    verdicts = []
+    for scan in sorted(scored, key=lambda s: (s.completed_at, str(s.scan_id))):
+        window, previous = baselines.get(scan.scan_id, ([], None))
+        regression = detect_regression(choose_baseline(window, previous), scan.score)
+        failed_critical = sorted(o.rule_id for o in scan.outcomes
+                                 if o.status == "fail" and severities.get(o.check_id) == "critical")
+        verdicts.append(ScanVerdict(
+            scan=scan, notice=score_notification(scan.score), regression=regression,
+            reasons=incident_reasons(len(failed_critical), scan.score, regression), failed_critical=failed_critical,
+        ))
+    return verdicts
+
+
+async def _baseline_scores(
+    session: AsyncSession, scored: list[ScoredScan]
+) -> dict[uuid.UUID, tuple[list[float], float | None]]:
+    """Per scan: scores of the host+policy's completed scans in the 7 days before it, and the one just before it."""
+    with_score = [s for s in scored if s.score is not None]
+    if not with_score:
+        return {}
+    rows = await session.execute(text("""
+        SELECT n.scan_id, w.scores, p.score AS previous
+        FROM unnest(CAST(:ids AS uuid[]), CAST(:hosts AS uuid[]), CAST(:policies AS uuid[]),
+                    CAST(:ats AS timestamptz[])) AS n(scan_id, host_id, policy_id, at)
+        LEFT JOIN LATERAL (
+            SELECT array_agg(s.score) AS scores FROM compliance_scans s
+            WHERE s.host_id = n.host_id AND s.policy_id = n.policy_id AND s.status = 'completed'
+              AND s.completed_at >= n.at - interval '7 days' AND s.completed_at < n.at
+              AND s.id <> n.scan_id AND s.score IS NOT NULL
+        ) w ON true
+        LEFT JOIN LATERAL (
+            SELECT s.score FROM compliance_scans s
+            WHERE s.host_id = n.host_id AND s.policy_id = n.policy_id AND s.status = 'completed'
+              AND s.completed_at < n.at AND s.id <> n.scan_id AND s.score IS NOT NULL
+            ORDER BY s.completed_at DESC LIMIT 1
+        ) p ON true
+    """), {"ids": [s.scan_id for s in with_score], "hosts": [s.host_id for s in with_score],
+           "policies": [s.policy_id for s in with_score], "ats": [s.completed_at for s in with_score]})
+    return {scan_id: ([float(v) for v in scores or []], None if previous is None else float(previous))
+            for scan_id, scores, previous in rows}
+
+
+async def _notify(session: AsyncSession, verdicts: list[ScanVerdict]) -> list[WebhookEvent]:
+    rows = [v for v in verdicts if v.notice is not None]
+    if not rows:
+        return []
+    threshold = {"compliance_score_critical": CRITICAL_SCORE_THRESHOLD, "compliance_score_low": LOW_SCORE_THRESHOLD}
+    inserted = await session.execute(text("""
+        INSERT INTO notifications (id, org_id, host_id, policy_id, scan_id, kind, severity, message, details,
+                                   created_at, updated_at)
+        SELECT n.*, now(), now()
+        FROM unnest(CAST(:id AS uuid[]), CAST(:org AS uuid[]), CAST(:host AS uuid[]), CAST(:policy AS uuid[]),
+                    CAST(:scan AS uuid[]), CAST(:kind AS text[]), CAST(:severity AS text[]),
+                    CAST(:message AS text[]), CAST(:details AS jsonb[]))
+             AS n(id, org_id, host_id, policy_id, scan_id, kind, severity, message, details)
+        ON CONFLICT (scan_id, kind) DO NOTHING
+        RETURNING id, org_id
+    """), {
+        "id": [event_id(v.scan.scan_id, v.notice.kind) for v in rows],
+        "org": [v.scan.org_id for v in rows], "host": [v.scan.host_id for v in rows],
+        "policy": [v.scan.policy_id for v in rows], "scan": [v.scan.scan_id for v in rows],
+        "kind": [v.notice.kind for v in rows], "severity": [v.notice.severity for v in rows],
+        "message": [v.notice.message for v in rows],
+        "details": [json.dumps({"score": v.scan.score, "threshold": threshold[v.notice.kind]}) for v in rows],
+    })
+    return [WebhookEvent("notification", str(i), str(org)) for i, org in inserted]
+
+
+async def _alert(session: AsyncSession, verdicts: list[ScanVerdict]) -> list[WebhookEvent]:
+    rows = [(v, regression_notice(v.regression)) for v in verdicts if v.regression is not None]
+    if not rows:
+        return []
+    inserted = await session.execute(text("""
+        INSERT INTO alerts (id, org_id, host_id, policy_id, scan_id, alert_type, severity, message, metadata,
+                            created_at, updated_at)
+        SELECT n.*, now(), now()
+        FROM unnest(CAST(:id AS uuid[]), CAST(:org AS uuid[]), CAST(:host AS uuid[]), CAST(:policy AS uuid[]),
+                    CAST(:scan AS uuid[]), CAST(:kind AS text[]), CAST(:severity AS text[]),
+                    CAST(:message AS text[]), CAST(:details AS jsonb[]))
+             AS n(id, org_id, host_id, policy_id, scan_id, alert_type, severity, message, details)
+        ON CONFLICT (scan_id, alert_type) DO NOTHING
+        RETURNING id, org_id
+    """), {
+        "id": [event_id(v.scan.scan_id, notice.kind) for v, notice in rows],
+        "org": [v.scan.org_id for v, _ in rows], "host": [v.scan.host_id for v, _ in rows],
+        "policy": [v.scan.policy_id for v, _ in rows], "scan": [v.scan.scan_id for v, _ in rows],
+        "kind": [notice.kind for _, notice in rows], "severity": [notice.severity for _, notice in rows],
+        "message": [notice.message for _, notice in rows],
+        "details": [json.dumps({"baseline_type": v.regression.baseline_type,
+                                "baseline_score": v.regression.baseline_score,
+                                "current_score": v.regression.current_score,
+                                "drop_percentage": v.regression.drop_percentage}) for v, _ in rows],
+    })
+    return [WebhookEvent("alert", str(i), str(org)) for i, org in inserted]
+
+
+_SCAN_IN_TIMELINE = "i.timeline @> jsonb_build_array(jsonb_build_object('scan_id', CAST(n.scan_id AS text)))"
+
+
+async def _incidents(session: AsyncSession, verdicts: list[ScanVerdict]) -> None:
+    """Open one incident per host+policy (racing scans meet on the partial unique index), extend it, resolve it."""
+    triggered = [v for v in verdicts if v.reasons]
+    if triggered:
+        columns = {
+            "id": [uuid.uuid4() for _ in triggered], "org": [v.scan.org_id for v in triggered],
+            "host": [v.scan.host_id for v in triggered], "policy": [v.scan.policy_id for v in triggered],
+            "scan": [v.scan.scan_id for v in triggered], "severity": [v.severity for v in triggered],
+            "summary": [", ".join(REASON_TEXT[r] for r in v.reasons) for v in triggered],
+            "opened": [v.timeline_entry("opened") for v in triggered],
+            "repeated": [v.timeline_entry("triggered") for v in triggered],
+        }
+        await session.execute(text("""
+            INSERT INTO incidents (id, org_id, host_id, policy_id, status, severity, title, timeline,
+                                   opened_by_scan_id, created_at, updated_at)
+            SELECT n.id, n.org_id, n.host_id, n.policy_id, 'open', n.severity,
+                   left(h.hostname || ': ' || n.summary, 500), jsonb_build_array(n.entry), n.scan_id, now(), now()
+            FROM unnest(CAST(:id AS uuid[]), CAST(:org AS uuid[]), CAST(:host AS uuid[]), CAST(:policy AS uuid[]),
+                        CAST(:scan AS uuid[]), CAST(:severity AS text[]), CAST(:summary AS text[]),
+                        CAST(:opened AS jsonb[])) AS n(id, org_id, host_id, policy_id, scan_id, severity, summary,
+                                                      entry)
+            JOIN hosts h ON h.id = n.host_id
+            WHERE NOT EXISTS (SELECT 1 FROM incidents i WHERE i.opened_by_scan_id = n.scan_id)
+            ON CONFLICT (host_id, policy_id) WHERE status = 'open' DO NOTHING
+        """), columns)
+        # A new statement sees an incident that a concurrent recording committed while our insert waited.
+        await session.execute(text(f"""
+            UPDATE incidents i SET timeline = i.timeline || jsonb_build_array(n.entry),
+                   severity = CASE WHEN n.severity = 'critical' THEN 'critical' ELSE i.severity END,
+                   updated_at = now()
+            FROM unnest(CAST(:host AS uuid[]), CAST(:policy AS uuid[]), CAST(:scan AS uuid[]),
+                        CAST(:severity AS text[]), CAST(:repeated AS jsonb[]))
+                 AS n(host_id, policy_id, scan_id, severity, entry)
+            WHERE i.host_id = n.host_id AND i.policy_id = n.policy_id AND i.status = 'open'
+              AND NOT {_SCAN_IN_TIMELINE}
+        """), columns)
+
+    # A scan without a score (nothing applicable, every check errored) proves nothing and resolves nothing.
+    clean = [v for v in verdicts if not v.reasons and v.scan.score is not None]
+    if clean:
+        await session.execute(text(f"""
+            UPDATE incidents i SET status = 'resolved', resolved_at = n.at, resolved_by_scan_id = n.scan_id,
+                   timeline = i.timeline || jsonb_build_array(n.entry), updated_at = now()
+            FROM unnest(CAST(:host AS uuid[]), CAST(:policy AS uuid[]), CAST(:scan AS uuid[]),
+                        CAST(:at AS timestamptz[]), CAST(:entry AS jsonb[]))
+                 AS n(host_id, policy_id, scan_id, at, entry)
+            WHERE i.host_id = n.host_id AND i.policy_id = n.policy_id AND i.status = 'open'
+              AND NOT {_SCAN_IN_TIMELINE}
+              AND CAST(i.timeline -> -1 ->> 'at' AS timestamptz) <= n.at
+        """), {"host": [v.scan.host_id for v in clean], "policy": [v.scan.policy_id for v in clean],
+               "scan": [v.scan.scan_id for v in clean], "at": [v.scan.completed_at for v in clean],
+               "entry": [v.timeline_entry("resolved") for v in clean]})
+
+
+async def _dispatch(session: AsyncSession, events: list[WebhookEvent]) -> None:
+    """Start a delivery workflow per event of an organization that has an enabled webhook.
+
+    Started inside the recording transaction, keyed by the deterministic event id: a crash after commit cannot
+    lose a delivery, and a retried recording reuses the same workflow. Outside a worker (tests that call the
+    recording path directly) nothing is sent.
+    """
+    if not events or not activity.in_activity():
+        return
+    subscribed = await orgs_with_webhooks(session, {e.org_id for e in events})
+    wanted = [e for e in events if e.org_id in subscribed]
+    if wanted:
+        await start_deliveries(activity.client(), activity.info().task_queue, wanted)

@@ -35,6 +35,8 @@ class Incident(UUIDPk, Timestamps, Base):
         Index("uq_incidents_one_open_per_host_policy", "host_id", "policy_id", unique=True,
               postgresql_where=text("status = 'open'")),
         Index("ix_incidents_org_status", "org_id", "status"),
+        Index("ix_incidents_org_created", "org_id", "created_at"),
+        Index("ix_incidents_opened_by_scan_id", "opened_by_scan_id"),
     )
 
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
@@ -79,7 +81,10 @@ class Webhook(UUIDPk, Timestamps, Base):
 
 class WebhookDelivery(UUIDPk, Timestamps, Base):
     __tablename__ = "webhook_deliveries"
-    __table_args__ = (Index("ix_webhook_deliveries_webhook_created", "webhook_id", "created_at"),)
+    __table_args__ = (
+        Index("ix_webhook_deliveries_webhook_created", "webhook_id", "created_at"),
+        Index("ix_webhook_deliveries_event_webhook", "event_id", "webhook_id"),
+    )
 
     webhook_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhooks.id", ondelete="CASCADE"))
     event_type: Mapped[str] = mapped_column(String(64))

@@ -25,6 +25,8 @@ class ComplianceScan(UUIDPk, Timestamps, Base):
         Index("ix_compliance_scans_host_policy_completed", "host_id", "policy_id", "completed_at",
               postgresql_where=text("status = 'completed'")),
         Index("ix_compliance_scans_org_created", "org_id", "created_at"),
+        Index("ix_compliance_scans_org_completed", "org_id", "completed_at",
+              postgresql_where=text("status = 'completed'")),
         Index("ix_compliance_scans_workflow_id", "workflow_id"),
         Index("ix_compliance_scans_policy_created", "policy_id", "created_at"),
     )

@@ -1,0 +1,232 @@
+"""Compliance reporting: dashboard, daily trends, the host report and the CSV export — all over latest-state tables."""
+
+from __future__ import annotations
+
+import csv
+import io
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import StreamingResponse
+from sqlalchemy import ColumnElement, distinct, func, select, text, true
+
+from api.deps import VIEW, CurrentUser, Page, Principal, SessionDep, paginate
+from api.errors import Unprocessable
+from api.routes.hosts import escape_like
+from api.schemas.monitoring import (
+    DashboardOut,
+    FailingCheck,
+    FrameworkScore,
+    HostScore,
+    ReportHost,
+    ReportOut,
+    ReportSummary,
+    TrendPoint,
+    TrendsOut,
+    TrendSummary,
+)
+from domain.scoring import round_points
+from models import (
+    CheckState,
+    ComplianceCheck,
+    CompliancePolicy,
+    ComplianceScan,
+    ComplianceTemplate,
+    Host,
+    HostPolicyStatus,
+)
+
+router = APIRouter(prefix="/compliance", tags=["reports"])
+
+TREND_DAYS = (7, 14, 30, 90)
+WORST_HOSTS = 10
+TOP_FAILING_CHECKS = 10
+REPORT_FAILING_CHECKS = 100
+EXPORT_BATCH = 1000
+EXPORT_COLUMNS = ["hostname", "ip_address", "policy_id", "policy_name", "template_name", "template_version",
+                  "rule_id", "title", "severity", "status", "actual", "scanned_at"]
+hps = HostPolicyStatus
+
+
+def visible_scope(principal: Principal, column, org_id: uuid.UUID | None) -> ColumnElement[bool]:
+    """One org the caller can view (404 otherwise), or every org they can see."""
+    if org_id is not None:
+        principal.require(org_id, VIEW, "organization")
+        return column == org_id
+    visible = principal.visible_org_ids()
+    return column.in_(visible) if visible is not None else true()
+
+
+def points(value: Decimal | float | None) -> float | None:
+    return None if value is None else round_points(value)
+
+
+async def framework_scores(session, scope) -> list[FrameworkScore]:
+    rows = await session.execute(
+        select(ComplianceTemplate.framework, func.avg(hps.score), func.count(distinct(hps.host_id)))
+        .join(ComplianceTemplate, ComplianceTemplate.id == hps.template_id)
+        .where(scope).group_by(ComplianceTemplate.framework).order_by(ComplianceTemplate.framework)
+    )
+    return [FrameworkScore(framework=f, average_score=points(avg), hosts=n) for f, avg, n in rows]
+
+
+async def failing_checks(session, scope, limit: int) -> list[FailingCheck]:
+    hosts = func.count(distinct(CheckState.host_id))
+    rows = await session.execute(
+        select(CheckState.check_id, CheckState.rule_id, ComplianceCheck.title, ComplianceCheck.severity, hosts)
+        .join(ComplianceCheck, ComplianceCheck.id == CheckState.check_id)
+        .where(scope, CheckState.status == "fail")
+        .group_by(CheckState.check_id, CheckState.rule_id, ComplianceCheck.title, ComplianceCheck.severity)
+        .order_by(hosts.desc(), CheckState.rule_id, CheckState.check_id).limit(limit)
+    )
+    return [FailingCheck(check_id=c, rule_id=r, title=t, severity=s, failing_hosts=n) for c, r, t, s, n in rows]
+
+
+@router.get("/dashboard", response_model=DashboardOut)
+async def dashboard(principal: CurrentUser, session: SessionDep, org_id: uuid.UUID | None = None):
+    """Averages are over each host's latest scan per policy; framework is that scan's template's."""
+    status_scope = visible_scope(principal, hps.org_id, org_id)
+    total_policies = select(func.count()).select_from(CompliancePolicy).where(
+        visible_scope(principal, CompliancePolicy.org_id, org_id)).scalar_subquery()
+    total_scans = select(func.count()).select_from(ComplianceScan).where(
+        visible_scope(principal, ComplianceScan.org_id, org_id), ComplianceScan.status == "completed"
+    ).scalar_subquery()
+    totals = (await session.execute(
+        select(total_policies, total_scans, func.avg(hps.score), func.count(distinct(hps.host_id)))
+        .select_from(hps).where(status_scope)
+    )).one()
+    worst = await session.execute(
+        select(hps.host_id, Host.hostname, hps.policy_id, hps.score, hps.last_completed_at)
+        .join(Host, Host.id == hps.host_id).where(status_scope, hps.score.is_not(None))
+        .order_by(hps.score, Host.hostname, hps.policy_id).limit(WORST_HOSTS)
+    )
+    return DashboardOut(
+        total_policies=totals[0], total_scans=totals[1], average_score=points(totals[2]), hosts_scanned=totals[3],
+        frameworks=await framework_scores(session, status_scope),
+        worst_hosts=[HostScore(host_id=h, hostname=n, policy_id=p, score=s, last_scan_at=at)
+                     for h, n, p, s, at in worst],
+        top_failing_checks=await failing_checks(
+            session, visible_scope(principal, CheckState.org_id, org_id), TOP_FAILING_CHECKS),
+    )
+
+
+@router.get("/trends", response_model=TrendsOut)
+async def trends(principal: CurrentUser, session: SessionDep, days: int = 30, org_id: uuid.UUID | None = None):
+    """Daily average/min/max of completed scans' scores over the last `days` UTC days (today included)."""
+    if days not in TREND_DAYS:
+        raise Unprocessable([{"loc": ["query", "days"], "msg": f"days must be one of {TREND_DAYS}",
+                              "type": "literal_error"}])
+    end = datetime.now(UTC).date()
+    start = end - timedelta(days=days - 1)
+    params: dict = {"start": start, "end": end}
+    scope = ""
+    if org_id is not None:
+        principal.require(org_id, VIEW, "organization")
+        scope, params["orgs"] = "AND s.org_id = ANY(:orgs)", [org_id]
+    elif (visible := principal.visible_org_ids()) is not None:
+        scope, params["orgs"] = "AND s.org_id = ANY(:orgs)", visible
+    rows = (await session.execute(text(f"""
+        SELECT d.day, avg(s.score), min(s.score), max(s.score), count(s.id), sum(s.score)
+        FROM (SELECT CAST(g AS date) AS day
+              FROM generate_series(CAST(:start AS date), CAST(:end AS date), interval '1 day') AS g) AS d
+        LEFT JOIN compliance_scans s
+               ON s.status = 'completed' AND s.score IS NOT NULL {scope}
+              AND s.completed_at >= CAST(d.day AS timestamp) AT TIME ZONE 'UTC'
+              AND s.completed_at < CAST(d.day + 1 AS timestamp) AT TIME ZONE 'UTC'
+        GROUP BY d.day ORDER BY d.day
+    """), params)).all()
+    scans = sum(r[4] for r in rows)
+    total = sum((r[5] for r in rows if r[5] is not None), Decimal(0))
+    scored = [r for r in rows if r[4]]
+    summary = TrendSummary(
+        average_score=points(total / scans) if scans else None,
+        min_score=points(min(r[2] for r in scored)) if scored else None,
+        max_score=points(max(r[3] for r in scored)) if scored else None,
+        scans=scans,
+    )
+    return TrendsOut(days=days, start=start, end=end, summary=summary, points=[
+        TrendPoint(date=day, average_score=points(avg), min_score=points(low), max_score=points(high), scans=n)
+        for day, avg, low, high, n, _ in rows
+    ])
+
+
+@router.get("/report", response_model=ReportOut)
+async def report(
+    principal: CurrentUser, session: SessionDep, page: Page, response: Response,
+    include_details: bool = False, search: Annotated[str | None, Query(max_length=255)] = None,
+    org_id: uuid.UUID | None = None,
+):
+    """Summary and frameworks cover the whole scope; `search` narrows the paged host rows (X-Total-Count)."""
+    scope = visible_scope(principal, hps.org_id, org_id)
+    above = func.count(distinct(hps.host_id)).filter(hps.score >= 80)
+    below = func.count(distinct(hps.host_id)).filter(hps.score < 50)
+    totals = (await session.execute(
+        select(func.count(distinct(hps.host_id)), func.avg(hps.score), above, below).where(scope)
+    )).one()
+    stmt = (
+        select(hps.host_id, Host.hostname, Host.ip_address, hps.policy_id, CompliancePolicy.name.label("policy_name"),
+               ComplianceTemplate.framework, ComplianceTemplate.name.label("template_name"),
+               ComplianceTemplate.version.label("template_version"), hps.scan_id, hps.score, hps.total, hps.passed,
+               hps.failed, hps.errors, hps.skipped, hps.waived, hps.last_completed_at.label("last_scan_at"))
+        .join(Host, Host.id == hps.host_id)
+        .join(CompliancePolicy, CompliancePolicy.id == hps.policy_id)
+        .join(ComplianceTemplate, ComplianceTemplate.id == hps.template_id)
+        .where(scope).order_by(Host.hostname, hps.policy_id)
+    )
+    if search:
+        stmt = stmt.where(func.lower(Host.hostname).like(f"%{escape_like(search.lower())}%"))
+    hosts = await paginate(session, stmt, page, response, rows=True)
+    details = None
+    if include_details:
+        details = await failing_checks(session, visible_scope(principal, CheckState.org_id, org_id),
+                                       REPORT_FAILING_CHECKS)
+    return ReportOut(
+        summary=ReportSummary(total_hosts=totals[0], avg_score=points(totals[1]), hosts_above_80=totals[2],
+                              hosts_below_50=totals[3]),
+        by_framework=await framework_scores(session, scope),
+        hosts=[ReportHost.model_validate(row._mapping) for row in hosts],
+        failing_checks=details,
+    )
+
+
+@router.get("/export.csv", response_class=StreamingResponse)
+async def export_csv(request: Request, principal: CurrentUser, org_id: uuid.UUID | None = None):
+    """Every check of every host's latest scan per policy, streamed from a server-side cursor."""
+    stmt = (
+        select(Host.hostname, Host.ip_address, CheckState.policy_id, CompliancePolicy.name, ComplianceTemplate.name,
+               ComplianceTemplate.version, CheckState.rule_id, ComplianceCheck.title, ComplianceCheck.severity,
+               CheckState.status, CheckState.actual, CheckState.updated_at)
+        .select_from(CheckState)
+        .join(Host, Host.id == CheckState.host_id)
+        .join(CompliancePolicy, CompliancePolicy.id == CheckState.policy_id)
+        .join(ComplianceScan, ComplianceScan.id == CheckState.scan_id)
+        .join(ComplianceTemplate, ComplianceTemplate.id == ComplianceScan.template_id)
+        .join(ComplianceCheck, ComplianceCheck.id == CheckState.check_id)
+        .where(visible_scope(principal, CheckState.org_id, org_id))
+        .order_by(Host.hostname, CheckState.policy_id, ComplianceCheck.position, CheckState.rule_id)
+        .execution_options(yield_per=EXPORT_BATCH)
+    )
+    sessionmaker = request.app.state.sessionmaker
+
+    async def lines() -> AsyncIterator[str]:
+        # Its own session: the request's session closes when the handler returns, before the body streams.
+        buffer = io.StringIO()
+        writer = csv.writer(buffer)
+        writer.writerow(EXPORT_COLUMNS)
+        async with sessionmaker() as session:
+            result = await session.stream(stmt)
+            async for batch in result.partitions():
+                for row in batch:
+                    writer.writerow([*row[:11], row[11].isoformat()])
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+        yield buffer.getvalue()
+
+    stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
+    return StreamingResponse(lines(), media_type="text/csv; charset=utf-8",
+                             headers={"Content-Disposition": f'attachment; filename="compliance-{stamp}.csv"'})

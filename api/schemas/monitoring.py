@@ -1,0 +1,192 @@
+"""Alerts, incidents, notifications, webhooks, and the dashboard / trend / report documents."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, field_validator
+
+from api.schemas.common import RequestModel, ResponseModel
+
+IncidentStatus = Literal["open", "resolved"]
+Severity = Literal["critical", "warning"]
+
+
+def _http_url(value: str | None) -> str | None:
+    if value is None:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("url must be an absolute http(s) URL")
+    return value
+
+
+class WebhookCreate(RequestModel):
+    url: str = Field(max_length=2000)
+    secret: str = Field(min_length=16, max_length=200, description="HMAC key; never returned")
+    enabled: bool = True
+
+    _check_url = field_validator("url")(_http_url)
+
+
+class WebhookUpdate(RequestModel):
+    url: str | None = Field(None, max_length=2000)
+    secret: str | None = Field(None, min_length=16, max_length=200)
+    enabled: bool | None = None
+
+    _check_url = field_validator("url")(_http_url)
+
+
+class WebhookOut(ResponseModel):
+    id: uuid.UUID
+    org_id: uuid.UUID
+    url: str
+    enabled: bool
+    created_at: datetime
+    updated_at: datetime
+
+
+class WebhookDeliveryOut(ResponseModel):
+    id: uuid.UUID
+    webhook_id: uuid.UUID
+    event_type: str
+    event_id: uuid.UUID
+    attempt: int
+    status_code: int | None
+    success: bool
+    error: str | None
+    created_at: datetime
+
+
+class AlertOut(ResponseModel):
+    id: uuid.UUID
+    org_id: uuid.UUID
+    host_id: uuid.UUID
+    policy_id: uuid.UUID
+    scan_id: uuid.UUID
+    alert_type: str
+    severity: str
+    message: str
+    metadata: dict = Field(validation_alias="details")
+    created_at: datetime
+
+
+class IncidentOut(ResponseModel):
+    id: uuid.UUID
+    org_id: uuid.UUID
+    host_id: uuid.UUID
+    policy_id: uuid.UUID
+    status: IncidentStatus
+    severity: str
+    title: str
+    timeline: list[dict]
+    opened_by_scan_id: uuid.UUID
+    resolved_by_scan_id: uuid.UUID | None
+    resolved_at: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class NotificationOut(ResponseModel):
+    id: uuid.UUID
+    org_id: uuid.UUID
+    host_id: uuid.UUID | None
+    policy_id: uuid.UUID | None
+    scan_id: uuid.UUID | None
+    kind: str
+    severity: str
+    message: str
+    details: dict
+    created_at: datetime
+
+
+class FrameworkScore(ResponseModel):
+    framework: str
+    average_score: float | None
+    hosts: int
+
+
+class HostScore(ResponseModel):
+    host_id: uuid.UUID
+    hostname: str
+    policy_id: uuid.UUID
+    score: float | None
+    last_scan_at: datetime
+
+
+class FailingCheck(ResponseModel):
+    check_id: uuid.UUID
+    rule_id: str
+    title: str
+    severity: str
+    failing_hosts: int
+
+
+class DashboardOut(ResponseModel):
+    total_policies: int
+    total_scans: int
+    average_score: float | None
+    hosts_scanned: int
+    frameworks: list[FrameworkScore]
+    worst_hosts: list[HostScore]
+    top_failing_checks: list[FailingCheck]
+
+
+class TrendPoint(ResponseModel):
+    date: date
+    average_score: float | None
+    min_score: float | None
+    max_score: float | None
+    scans: int
+
+
+class TrendSummary(ResponseModel):
+    average_score: float | None
+    min_score: float | None
+    max_score: float | None
+    scans: int
+
+
+class TrendsOut(ResponseModel):
+    days: int
+    start: date
+    end: date
+    points: list[TrendPoint]
+    summary: TrendSummary
+
+
+class ReportSummary(ResponseModel):
+    total_hosts: int
+    avg_score: float | None
+    hosts_above_80: int = Field(description="hosts whose latest score is 80 or more")
+    hosts_below_50: int = Field(description="hosts whose latest score is under 50")
+
+
+class ReportHost(ResponseModel):
+    host_id: uuid.UUID
+    hostname: str
+    ip_address: str | None
+    policy_id: uuid.UUID
+    policy_name: str | None
+    framework: str
+    template_name: str
+    template_version: int
+    scan_id: uuid.UUID
+    score: float | None
+    total: int
+    passed: int
+    failed: int
+    errors: int
+    skipped: int
+    waived: int
+    last_scan_at: datetime
+
+
+class ReportOut(ResponseModel):
+    summary: ReportSummary
+    by_framework: list[FrameworkScore]
+    hosts: list[ReportHost]
+    failing_checks: list[FailingCheck] | None = None
