@@ -1,0 +1,119 @@
+"""End-to-end scans over real HTTP: the API (uvicorn) and worker as separate processes, a simulated fleet of
+N hosts long-polling the API, one scheduled tick. Run twice: dev server in memory, then with file persistence
+(as `make run` uses it).
+
+    .venv/bin/python -m bench.e2e_scans [--hosts 1000]
+
+Prints host scans/s, time from cycle start to the last scan recorded, history events per host scan, and the
+baseline measured on the same server: N trivial one-activity workflows (workflows/s). Target: scans/s >= 2x baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import httpx
+from sqlalchemy import select, text
+
+from agent.fleet import Fleet, Outcomes
+from api.security import new_secret, secret_digest
+from bench.harness import ROOT, bench_settings, dev_server, fresh_database, sessionmaker_for
+from bench.trivial import trivial_workflows_per_second
+from models import CompliancePolicy, ComplianceTemplate, EnrollmentToken, Organization
+from stack.ports import free_port
+from stack.temporal import wait_for_port
+from workflows.scan_cycle import ScanCycleWorkflow
+from workflows.types import CycleInput
+
+
+def spawn(argv: list[str], settings) -> subprocess.Popen:
+    env = dict(os.environ) | {"DATABASE_URL": settings.database_url, "TEMPORAL_ADDRESS": settings.temporal_address,
+                              "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue, "ENVIRONMENT": "test",
+                              "JWT_SECRET": settings.jwt_secret, "TEMPORAL_SCHEDULE_ENABLED": "false"}
+    return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+async def one_run(hosts: int, db_file: Path | None) -> dict:
+    async with fresh_database() as (db_url, engine), dev_server(db_file) as env:
+        settings = bench_settings(db_url, env)
+        sessionmaker = sessionmaker_for(engine)
+        secret = new_secret("enr")
+        async with sessionmaker() as session, session.begin():
+            org = Organization(name="bench")
+            session.add(org)
+            await session.flush()
+            template_id = await session.scalar(select(ComplianceTemplate.id).where(
+                ComplianceTemplate.content_key == "cis-linux-l1"))
+            session.add(CompliancePolicy(org_id=org.id, os_type="linux", template_id=template_id,
+                                         batch_size=min(hosts, 10000)))
+            session.add(EnrollmentToken(org_id=org.id, token_hash=secret_digest(secret),
+                                        expires_at=datetime.now(UTC) + timedelta(hours=1)))
+        port = free_port()
+        api = spawn([sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port), "--no-access-log",
+                     "--log-level", "warning", "--timeout-graceful-shutdown", "2"], settings)
+        worker = spawn([sys.executable, "worker.py"], settings)
+        try:
+            wait_for_port("127.0.0.1", port, 30, api)
+            limits = httpx.Limits(max_connections=hosts + 50, max_keepalive_connections=hosts + 50)
+            async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(120.0)) as http:
+                fleet = Fleet(http, f"http://127.0.0.1:{port}", Outcomes(fail_rate=0.2, error_rate=0.01))
+                await fleet.enroll(hosts, secret, prefix="e2e", concurrency=50)
+                fleet.start(wait=20)
+                await asyncio.sleep(2)
+                started = time.perf_counter()
+                result = await env.client.execute_workflow(
+                    ScanCycleWorkflow.run, CycleInput(tick="e2e"), id="scan-cycle-e2e",
+                    task_queue=settings.temporal_task_queue)
+                async with sessionmaker() as session:
+                    batch_ids = list(await session.scalars(text(
+                        "SELECT DISTINCT workflow_id FROM compliance_scans WHERE workflow_id LIKE 'scan-batch-%'")))
+                for batch_id in batch_ids:
+                    await env.client.get_workflow_handle(batch_id).result()
+                elapsed = time.perf_counter() - started
+                await fleet.stop()
+        finally:
+            for process in (api, worker):
+                process.terminate()
+                process.wait(timeout=30)
+        async with sessionmaker() as session:
+            completed = await session.scalar(text("SELECT count(*) FROM compliance_scans WHERE status='completed'"))
+        events = 0
+        for workflow_id in [*batch_ids, "scan-cycle-e2e"]:
+            events += len([e async for e in env.client.get_workflow_handle(workflow_id).fetch_history_events()])
+        baseline = await trivial_workflows_per_second(env.client, hosts)
+    return {"completed": completed, "planned": result.scans_planned, "elapsed": elapsed,
+            "events": events, "batches": len(batch_ids), "baseline": baseline}
+
+
+def report(label: str, hosts: int, r: dict) -> None:
+    rate = r["completed"] / r["elapsed"]
+    print(f"[{label}] hosts {hosts}, scans completed {r['completed']} of {r['planned']} in {r['batches']} batch(es)")
+    print(f"[{label}] cycle start -> last scan recorded   {r['elapsed']:.2f} s")
+    print(f"[{label}] host scans/s                        {rate:.1f}")
+    print(f"[{label}] history events per host scan        {r['events'] / max(r['completed'], 1):.2f} (target <= 5)")
+    print(f"[{label}] baseline trivial workflows/s        {r['baseline']:.1f}")
+    print(f"[{label}] ratio (target >= 2)                  {rate / r['baseline']:.2f}")
+
+
+async def run(hosts: int) -> None:
+    report("in-memory", hosts, await one_run(hosts, None))
+    with tempfile.TemporaryDirectory() as folder:
+        report("file-persistence", hosts, await one_run(hosts, Path(folder) / "temporal.db"))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--hosts", type=int, default=1000)
+    asyncio.run(run(parser.parse_args().hosts))
+
+
+if __name__ == "__main__":
+    main()
