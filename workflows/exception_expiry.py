@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime, timedelta
 
 from temporalio import workflow
@@ -47,7 +46,7 @@ class ExceptionExpiryWorkflow:
                 try:
                     await workflow.wait_condition(lambda: self._changed or self._revoked, timeout=remaining)
                     continue
-                except asyncio.TimeoutError:
+                except TimeoutError:  # asyncio.TimeoutError since Python 3.11
                     pass
             outcome = await workflow.execute_activity(
                 "expire_exception",
