@@ -1,0 +1,177 @@
+"""Result ingest: scans of 300 checks recorded through the real recording code, against raw COPY of the same rows.
+
+    .venv/bin/python -m bench.ingest [--batches 20] [--scans 50] [--checks 300] [--hosts 250] [--single 50]
+
+Each micro-batch of `--scans` running scans (agent jobs completed, results posted) is recorded the way
+record_scan_results does it: record_completed_scans in one transaction (waivers, counts, scores, history, latest
+state, host status). Hosts are reused across batches, so most batches update existing latest state, as in steady
+operation. Prints check results/s, p50/p99 per micro-batch and per scan (batch time / scans), the latency of
+one-scan micro-batches, and the baseline measured in the same run: psycopg COPY of the very rows the recording
+wrote (scan_id, check_id, rule_id, status, actual, exception_id) into a scratch table without indexes.
+Target: ≥ 50 % of the COPY rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+import uuid
+from datetime import UTC, datetime
+
+import psycopg
+from sqlalchemy import text
+
+from activities.recording import record_completed_scans
+from bench.harness import fresh_database, sessionmaker_for
+from models import ComplianceCheck, ComplianceException, CompliancePolicy, ComplianceTemplate, Host, Organization
+from models.db import libpq_url
+
+SCRATCH = "bench_copy_results"
+RESULT_COLUMNS = "scan_id, check_id, rule_id, status, actual, exception_id"
+
+
+async def arrange(sessionmaker, checks: int, hosts: int) -> dict:
+    async with sessionmaker() as session, session.begin():
+        org = Organization(name=f"ingest-{uuid.uuid4().hex[:6]}")
+        session.add(org)
+        await session.flush()
+        template = ComplianceTemplate(org_id=org.id, name="ingest", os_type="linux", framework="cis", version=1,
+                                      status="published", lineage_id=uuid.uuid4(), published_at=datetime.now(UTC))
+        session.add(template)
+        await session.flush()
+        session.add_all([ComplianceCheck(
+            template_id=template.id, rule_id=f"9.{n}", title=f"bench check {n}", severity="medium",
+            rule={"type": "file_exists", "path": f"/etc/bench/{n}"}, position=n) for n in range(checks)])
+        policy = CompliancePolicy(org_id=org.id, os_type="linux", template_id=template.id)
+        session.add(policy)
+        hosts_ = [Host(org_id=org.id, hostname=f"ingest-{n}", os_type="linux", last_seen=datetime.now(UTC))
+                  for n in range(hosts)]
+        session.add_all(hosts_)
+        # A few org-wide waivers, so the waiver path does real work.
+        session.add_all([ComplianceException(org_id=org.id, rule_id=f"9.{n}", reason="bench", status="active")
+                         for n in range(0, checks, 60)])
+        await session.flush()
+        return {"org": org.id, "template": template.id, "policy": policy.id, "hosts": [h.id for h in hosts_]}
+
+
+async def open_completed_scans(sessionmaker, ctx: dict, hosts: list[uuid.UUID]) -> list[uuid.UUID]:
+    """Running scans whose agent jobs have completed with a full result document, built set-based."""
+    scan_ids = [uuid.uuid4() for _ in hosts]
+    async with sessionmaker() as session, session.begin():
+        await session.execute(text("""
+            INSERT INTO compliance_scans (id, org_id, host_id, policy_id, template_id, template_version, scan_type,
+                                          status, workflow_id, result_data, total, passed, failed, errors, skipped,
+                                          waived, started_at, created_at, updated_at)
+            SELECT n.id, :org, n.host, :policy, :template, 1, 'scheduled', 'running', 'bench-ingest', '{}',
+                   0, 0, 0, 0, 0, 0, now(), now(), now()
+            FROM unnest(CAST(:ids AS uuid[]), CAST(:hosts AS uuid[])) AS n(id, host)
+        """), {"ids": scan_ids, "hosts": hosts, "org": ctx["org"], "policy": ctx["policy"],
+               "template": ctx["template"]})
+        await session.execute(text("""
+            INSERT INTO agent_jobs (id, org_id, host_id, kind, payload, status, scan_id, late, completion_pending,
+                                    result, completed_at, created_at, updated_at)
+            SELECT gen_random_uuid(), s.org_id, s.host_id, 'compliance_check', '{}', 'completed', s.id, false, false,
+                   r.doc, now(), now(), now()
+            FROM compliance_scans s
+            CROSS JOIN LATERAL (
+                SELECT jsonb_build_object('results', jsonb_agg(jsonb_build_object(
+                    'check_id', c.id,
+                    'status', CASE WHEN v.p < 75 THEN 'pass' WHEN v.p < 94 THEN 'fail'
+                                   WHEN v.p < 95 THEN 'error' ELSE 'skip' END,
+                    'actual', 'observed value ' || v.p))) AS doc
+                FROM compliance_checks c
+                CROSS JOIN LATERAL (SELECT abs(hashtext(s.id::text || c.rule_id)) % 100 AS p) v
+                WHERE c.template_id = s.template_id
+            ) r
+            WHERE s.id = ANY(:ids)
+        """), {"ids": scan_ids})
+    return scan_ids
+
+
+async def record(sessionmaker, scan_ids: list[uuid.UUID]) -> tuple[float, int]:
+    """What record_scan_results does with the completed scans, timed."""
+    started = time.perf_counter()
+    async with sessionmaker() as session, session.begin():
+        scored, _checks = await record_completed_scans(session, scan_ids, datetime.now(UTC))
+    elapsed = time.perf_counter() - started
+    assert len(scored) == len(scan_ids), "every scan must be recorded"
+    return elapsed, sum(s.counts["total"] for s in scored)
+
+
+def copy_rows(conninfo: str, scan_ids: list[uuid.UUID]) -> tuple[float, int]:
+    """Baseline: the rows just recorded, COPY'd by psycopg into a scratch table (row formatting included)."""
+    with psycopg.connect(conninfo) as conn:
+        rows = conn.execute(f"SELECT {RESULT_COLUMNS} FROM scan_check_results WHERE scan_id = ANY(%s)",
+                            (scan_ids,)).fetchall()
+        started = time.perf_counter()
+        with conn.transaction(), conn.cursor().copy(f"COPY {SCRATCH} ({RESULT_COLUMNS}) FROM STDIN") as copy:
+            for row in rows:
+                copy.write_row(row)
+        return time.perf_counter() - started, len(rows)
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+async def run(batches: int, scans: int, checks: int, hosts: int, single: int) -> None:
+    async with fresh_database() as (db_url, engine):
+        conninfo = libpq_url(db_url)
+        sessionmaker = sessionmaker_for(engine)
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f"CREATE TABLE {SCRATCH} (LIKE scan_check_results INCLUDING DEFAULTS)")
+        ctx = await arrange(sessionmaker, checks, max(hosts, scans))
+        pool = ctx["hosts"]
+
+        batch_times, copy_times = [], []
+        recorded = copied = 0
+        for n in range(batches):
+            offset = (n * scans) % len(pool)
+            picked = (pool + pool)[offset:offset + scans]
+            scan_ids = await open_completed_scans(sessionmaker, ctx, picked)
+            elapsed, results = await record(sessionmaker, scan_ids)
+            batch_times.append(elapsed)
+            recorded += results
+            copy_elapsed, rows = copy_rows(conninfo, scan_ids)
+            copy_times.append(copy_elapsed)
+            copied += rows
+
+        single_times = []
+        for n in range(single):
+            scan_ids = await open_completed_scans(sessionmaker, ctx, [pool[n % len(pool)]])
+            single_times.append((await record(sessionmaker, scan_ids))[0])
+
+    rate, copy_rate = recorded / sum(batch_times), copied / sum(copy_times)
+    per_scan = [t / scans for t in batch_times]
+    ms = 1000
+    print(f"scans x checks                {batches} micro-batches x {scans} scans x {checks} checks "
+          f"= {recorded:,} check results ({len(pool)} hosts reused)")
+    print(f"recording                     {rate:,.0f} check results/s ({recorded / checks / sum(batch_times):,.1f} "
+          f"scans/s)")
+    print(f"  per micro-batch             p50 {statistics.median(batch_times) * ms:.0f} ms, "
+          f"p99 {percentile(batch_times, 0.99) * ms:.0f} ms")
+    print(f"  per scan (batch / {scans})       p50 {statistics.median(per_scan) * ms:.1f} ms, "
+          f"p99 {percentile(per_scan, 0.99) * ms:.1f} ms")
+    if single_times:
+        print(f"  one-scan micro-batches      p50 {statistics.median(single_times) * ms:.1f} ms, "
+              f"p99 {percentile(single_times, 0.99) * ms:.1f} ms ({single} runs)")
+    print(f"baseline: COPY same rows      {copy_rate:,.0f} rows/s ({copied:,} rows)")
+    print(f"ratio recording : COPY        {rate / copy_rate:.2f}  (target >= 0.50)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batches", type=int, default=20)
+    parser.add_argument("--scans", type=int, default=50)
+    parser.add_argument("--checks", type=int, default=300)
+    parser.add_argument("--hosts", type=int, default=250)
+    parser.add_argument("--single", type=int, default=50)
+    args = parser.parse_args()
+    asyncio.run(run(args.batches, args.scans, args.checks, args.hosts, args.single))
+
+
+if __name__ == "__main__":
+    main()
