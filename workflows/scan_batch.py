@@ -23,6 +23,8 @@ with workflow.unsafe.imports_passed_through():
     )
 
 MAX_IN_FLIGHT = 500
+DISPATCH_SLICE = 100
+SLICE_PAUSE = timedelta(milliseconds=10)
 RECORD_CHUNK = 50
 RECORD_MAX = 200
 RECORD_WAIT = timedelta(seconds=2)
@@ -77,8 +79,13 @@ class ScanBatchWorkflow:
         return buffered >= RECORD_CHUNK or (self._waiting == 0 and buffered > 0)
 
     async def _dispatch(self, scans: list[ScanRef], timeout_seconds: int) -> None:
+        # Scheduling hundreds of activities in one workflow task can exceed the SDK's 2-second deadlock
+        # detector on a busy worker: hand out slices, each in its own workflow task.
+        sliced = workflow.patched("dispatch-in-slices")
         waiters = []
-        for ref in scans:
+        for index, ref in enumerate(scans):
+            if sliced and index and index % DISPATCH_SLICE == 0:
+                await workflow.sleep(SLICE_PAUSE)
             await workflow.wait_condition(lambda: self._in_flight < MAX_IN_FLIGHT)
             self._in_flight += 1
             waiters.append(asyncio.create_task(self._await_agent(ref, timeout_seconds)))
