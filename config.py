@@ -20,6 +20,7 @@ class Settings(BaseSettings):
     temporal_namespace: str = "default"
     temporal_task_queue: str = "compliance"
     temporal_ui_url: str = "http://127.0.0.1:8233"
+    temporal_schedule_enabled: bool = Field(True, description="the worker creates/updates the scan-cycle schedule")
     temporal_search_attributes: bool = Field(True, description="tag workflows with OrgId/PolicyId/ScanType/HostId")
 
     jwt_secret: str = DEV_JWT_SECRET
@@ -40,6 +41,7 @@ class Settings(BaseSettings):
     max_scans_per_batch_workflow: int = 1000
     verify_delay_seconds: int = 15 * 60
     approval_timeout_seconds: int = 7 * 24 * 3600
+    webhook_timeout_seconds: float = 10.0
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

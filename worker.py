@@ -21,8 +21,11 @@ from temporalio.client import (
 )
 from temporalio.worker import Worker
 
+from activities.exceptions import ExceptionActivities
 from activities.planning import PlanningActivities
+from activities.remediation import RemediationActivities
 from activities.scans import ScanActivities
+from activities.webhooks import WebhookActivities
 from config import Settings, get_settings
 from models.db import make_engine, make_sessionmaker
 from workflows.registry import WORKFLOWS
@@ -36,9 +39,14 @@ SCHEDULE_ID = "compliance-scan-cycle"
 def build_activities(sessionmaker, settings: Settings, client: Client) -> list:
     scans = ScanActivities(sessionmaker, settings)
     planning = PlanningActivities(sessionmaker, settings, client)
+    webhooks = WebhookActivities(sessionmaker, settings)
+    exceptions = ExceptionActivities(sessionmaker)
     return [
         scans.open_scan_batch, scans.await_agent_result, scans.record_scan_results,
-        planning.plan_scan_cycle, planning.sweep_stranded_work,
+        planning.plan_scan_cycle, planning.sweep_stranded_work, planning.resignal_decided_changes,
+        *RemediationActivities(sessionmaker, settings).all(),
+        webhooks.webhook_targets, webhooks.deliver_webhook,
+        exceptions.expire_exception, exceptions.expire_overdue_exceptions,
     ]
 
 
@@ -79,7 +87,8 @@ async def main() -> None:
     settings = get_settings()
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
     engine = make_engine(settings.database_url)
-    await ensure_schedule(client, settings)
+    if settings.temporal_schedule_enabled:
+        await ensure_schedule(client, settings)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

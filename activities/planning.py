@@ -11,9 +11,11 @@ from temporalio import activity
 from temporalio.client import Client
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.change_signals import resignal_decided_changes
 from activities.scan_store import plan_policy, policy_templates, queued_batches
 from config import Settings
 from models import AgentJob, CompliancePolicy, ComplianceScan, Host
+from workflows.remediation_types import ResignalResult
 from workflows.starts import SingleScan, start_single_scan
 from workflows.types import BatchSpec, CyclePlan, JobDone, PlanInput, SweepResult
 
@@ -61,6 +63,11 @@ class PlanningActivities:
         retried = await self._complete_pending_results()
         restarted = await self._restart_stranded_scans()
         return SweepResult(completions_retried=retried, scans_restarted=restarted)
+
+    @activity.defn(name="resignal_decided_changes")
+    async def resignal_decided_changes(self) -> ResignalResult:
+        """Safety net: change decisions stored by the API whose signal never reached the waiting workflow."""
+        return await resignal_decided_changes(self.sessionmaker, self.settings, self.client)
 
     async def _restart_stranded_scans(self) -> int:
         async with self.sessionmaker() as session:

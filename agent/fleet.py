@@ -52,16 +52,20 @@ class SimulatedHost:
     outcomes: Outcomes
     host_id: str | None = None
     answered: int = 0
+    fixed_rules: set[str] = field(default_factory=set)
 
     def answer(self, job: dict) -> dict:
         payload = job["payload"]
         if job["kind"] == "remediation":
             ok = self.outcomes.remediation_succeeds
+            if ok and payload.get("rule_id"):
+                self.fixed_rules.add(payload["rule_id"])  # a fix sticks: this host's next scan passes the rule
             return {"status": "success" if ok else "failed", "exit_code": 0 if ok else 1,
                     "output": f"simulated remediation on {self.hostname}"}
         results = []
         for check in payload.get("checks", []):
-            status = self.outcomes.status(self.hostname, check["rule_id"])
+            fixed = check["rule_id"] in self.fixed_rules
+            status = "pass" if fixed else self.outcomes.status(self.hostname, check["rule_id"])
             results.append({"check_id": check["check_id"], "status": status, "actual": f"simulated {status}"})
         return {"results": results}
 

@@ -11,14 +11,33 @@ from api.deps import TemporalConnector
 from api.errors import install_error_handlers
 from api.job_notifier import JobNotifier
 from api.limits import BodySizeLimit
-from api.routes import agents, audit_log, auth, health, hosts, orgs, policies, scans, templates, users
+from api.routes import (
+    agents,
+    audit_log,
+    auth,
+    automation_workflows,
+    changes,
+    exceptions,
+    health,
+    hosts,
+    monitoring,
+    orgs,
+    policies,
+    remediations,
+    reports,
+    scans,
+    scripts,
+    templates,
+    users,
+)
 from config import Settings, get_settings
 from models.db import libpq_url, make_engine, make_sessionmaker
 
 API_PREFIX = "/api/v1"
 RESOURCE_ROUTERS = [
     auth.router, users.router, orgs.router, hosts.router, audit_log.router, templates.router, policies.router,
-    scans.router, agents.router,
+    scans.router, agents.router, exceptions.router, scripts.router, automation_workflows.router, changes.router,
+    remediations.router, monitoring.router, reports.router,
 ]
 
 

@@ -9,7 +9,13 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.remediation_types import AutomationInput, AutomationResult, DispatchInput, StepOutcome
+    from workflows.remediation_types import (
+        AutomationInput,
+        AutomationResult,
+        DispatchInput,
+        JobOutcomeInput,
+        StepOutcome,
+    )
     from workflows.types import AwaitJobInput
 
 DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
@@ -33,8 +39,7 @@ async def run_script_job(remediation_id: str, script_id: str, step: int, agent_t
     except ActivityError:
         answered = False
     return await workflow.execute_activity(
-        "remediation_job_outcome", DispatchInput(job_id=job_id, remediation_id=remediation_id, script_id=script_id,
-                                                 step=step if answered else -1),
+        "remediation_job_outcome", JobOutcomeInput(job_id=job_id, script_id=script_id, answered=answered),
         result_type=StepOutcome, start_to_close_timeout=timedelta(minutes=1), retry_policy=DB_RETRY,
     )
 
@@ -48,8 +53,8 @@ class AutomationWorkflow:
         for index, step in enumerate(params.steps):
             outcome = await run_script_job(params.remediation_id, step.script_id, index, params.agent_timeout_seconds)
             outcomes.append(outcome)
-            if outcome.status != "success":
+            # A step marked continue_on_failure may fail without failing the whole remediation.
+            if outcome.status != "success" and not step.continue_on_failure:
                 failed = True
-                if not step.continue_on_failure:
-                    break
+                break
         return AutomationResult(status="failed" if failed else "success", steps=outcomes)

@@ -1,6 +1,11 @@
 """Every workflow the worker runs (the replay tests read the same list)."""
 
+from workflows.automation import AutomationWorkflow
+from workflows.exception_expiry import ExceptionExpiryWorkflow
+from workflows.remediation import RemediationWorkflow
 from workflows.scan_batch import ScanBatchWorkflow
 from workflows.scan_cycle import ScanCycleWorkflow
+from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
-WORKFLOWS = [ScanCycleWorkflow, ScanBatchWorkflow]
+WORKFLOWS = [ScanCycleWorkflow, ScanBatchWorkflow, ExceptionExpiryWorkflow, WebhookDeliveryWorkflow,
+             RemediationWorkflow, AutomationWorkflow]

@@ -104,6 +104,13 @@ class DispatchInput:
 
 
 @dataclass
+class JobOutcomeInput:
+    job_id: str
+    script_id: str
+    answered: bool
+
+
+@dataclass
 class StepOutcome:
     status: str
     exit_code: int | None = None

@@ -35,6 +35,15 @@ class ScanCycleWorkflow:
             await workflow.execute_activity(
                 "sweep_stranded_work", start_to_close_timeout=timedelta(minutes=2), retry_policy=PLAN_RETRY,
             )
+            if workflow.patched("resignal-decided-changes"):
+                await workflow.execute_activity(
+                    "resignal_decided_changes", start_to_close_timeout=timedelta(minutes=2), retry_policy=PLAN_RETRY,
+                )
+            if workflow.patched("expire-overdue-exceptions"):
+                await workflow.execute_activity(
+                    "expire_overdue_exceptions", start_to_close_timeout=timedelta(minutes=2),
+                    retry_policy=PLAN_RETRY,
+                )
             plan = await workflow.execute_activity(
                 "plan_scan_cycle", PlanInput(tick=tick), result_type=CyclePlan,
                 start_to_close_timeout=timedelta(minutes=5), retry_policy=PLAN_RETRY,

@@ -158,3 +158,32 @@ class ExpireExceptionOutcome:
 @dataclass
 class OverdueExceptionsExpired:
     expired: int
+
+
+@dataclass
+class WebhookEvent:
+    """A new notification or alert to push to its organization's webhooks."""
+
+    event_type: str
+    event_id: str
+    org_id: str
+    initial_retry_seconds: float = 2.0
+    max_attempts: int = 12
+
+
+@dataclass
+class WebhookTargets:
+    webhook_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class WebhookDeliveryInput:
+    webhook_id: str
+    event_type: str
+    event_id: str
+
+
+@dataclass
+class WebhookDeliveryResult:
+    delivered: int
+    failed: int

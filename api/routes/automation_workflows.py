@@ -1,0 +1,112 @@
+"""Automation workflows: an organization's ordered lists of script steps that a check can bind to."""
+
+from __future__ import annotations
+
+import uuid
+
+from fastapi import APIRouter, Response
+from sqlalchemy import func, select
+
+from api.audit import audit
+from api.deps import MANAGE, VIEW, CurrentUser, Page, Principal, SessionDep, paginate
+from api.errors import Conflict, NotFound, Unprocessable
+from api.routes.hosts import org_filter
+from api.schemas.remediation import (
+    AutomationWorkflowCreate,
+    AutomationWorkflowOut,
+    AutomationWorkflowUpdate,
+    WorkflowStep,
+)
+from models import AutomationWorkflow, ComplianceCheck, Script
+
+router = APIRouter(prefix="/automation-workflows", tags=["remediation"])
+
+
+async def load_workflow(session, principal: Principal, workflow_id: uuid.UUID, permission: str) -> AutomationWorkflow:
+    workflow = await session.get(AutomationWorkflow, workflow_id)
+    if workflow is None:
+        raise NotFound("automation workflow")
+    principal.require(workflow.org_id, permission, "automation workflow")
+    return workflow
+
+
+async def checked_steps(session, org_id: uuid.UUID, steps: list[WorkflowStep]) -> list[dict]:
+    """Every step's script must be the organization's own or a system script."""
+    ids = {s.script_id for s in steps}
+    usable = set(await session.scalars(select(Script.id).where(
+        Script.id.in_(ids), (Script.org_id == org_id) | Script.org_id.is_(None))))
+    problems = [{"loc": ["body", "steps", i, "script_id"], "msg": "no such script in this organization",
+                 "type": "unknown_script"} for i, s in enumerate(steps) if s.script_id not in usable]
+    if problems:
+        raise Unprocessable(problems)
+    return [{"script_id": str(s.script_id), "continue_on_failure": s.continue_on_failure} for s in steps]
+
+
+async def _name_taken(session, org_id: uuid.UUID, name: str, exclude: uuid.UUID | None = None) -> None:
+    stmt = select(AutomationWorkflow.id).where(AutomationWorkflow.org_id == org_id, AutomationWorkflow.name == name)
+    if exclude is not None:
+        stmt = stmt.where(AutomationWorkflow.id != exclude)
+    if await session.scalar(stmt):
+        raise Conflict(f"the organization already has an automation workflow named {name!r}")
+
+
+@router.get("", response_model=list[AutomationWorkflowOut])
+async def list_workflows(principal: CurrentUser, session: SessionDep, page: Page, response: Response,
+                         org_id: uuid.UUID | None = None):
+    stmt = select(AutomationWorkflow).order_by(AutomationWorkflow.name, AutomationWorkflow.id)
+    if (scope := org_filter(principal, AutomationWorkflow.org_id, org_id)) is not None:
+        stmt = stmt.where(scope)
+    return await paginate(session, stmt, page, response)
+
+
+@router.post("", response_model=AutomationWorkflowOut, status_code=201)
+async def create_workflow(body: AutomationWorkflowCreate, principal: CurrentUser, session: SessionDep):
+    principal.require(body.org_id, MANAGE, "organization")
+    await _name_taken(session, body.org_id, body.name)
+    workflow = AutomationWorkflow(org_id=body.org_id, name=body.name, description=body.description,
+                                  steps=await checked_steps(session, body.org_id, body.steps))
+    session.add(workflow)
+    await session.flush()
+    await session.refresh(workflow)
+    out = AutomationWorkflowOut.model_validate(workflow)
+    audit(session, principal, "automation_workflow.create", "automation_workflow", workflow.id, workflow.org_id,
+          after=out)
+    return out
+
+
+@router.get("/{workflow_id}", response_model=AutomationWorkflowOut)
+async def get_workflow(workflow_id: uuid.UUID, principal: CurrentUser, session: SessionDep):
+    return await load_workflow(session, principal, workflow_id, VIEW)
+
+
+@router.patch("/{workflow_id}", response_model=AutomationWorkflowOut)
+async def update_workflow(workflow_id: uuid.UUID, body: AutomationWorkflowUpdate, principal: CurrentUser,
+                          session: SessionDep):
+    workflow = await load_workflow(session, principal, workflow_id, MANAGE)
+    before = AutomationWorkflowOut.model_validate(workflow)
+    changes = body.changes()
+    if "name" in changes:
+        await _name_taken(session, workflow.org_id, changes["name"], exclude=workflow.id)
+    if "steps" in changes:
+        changes["steps"] = await checked_steps(session, workflow.org_id, body.steps)
+    for key, value in changes.items():
+        setattr(workflow, key, value)
+    await session.flush()
+    await session.refresh(workflow)
+    out = AutomationWorkflowOut.model_validate(workflow)
+    audit(session, principal, "automation_workflow.update", "automation_workflow", workflow.id, workflow.org_id,
+          before=before, after=out)
+    return out
+
+
+@router.delete("/{workflow_id}", status_code=204)
+async def delete_workflow(workflow_id: uuid.UUID, principal: CurrentUser, session: SessionDep):
+    workflow = await load_workflow(session, principal, workflow_id, MANAGE)
+    bound = await session.scalar(select(func.count()).where(ComplianceCheck.workflow_id == workflow.id))
+    if bound:
+        raise Conflict(f"the workflow is bound to {bound} check(s); unbind them first")
+    before = AutomationWorkflowOut.model_validate(workflow)
+    await session.delete(workflow)
+    await session.flush()
+    audit(session, principal, "automation_workflow.delete", "automation_workflow", workflow.id, workflow.org_id,
+          before=before)

@@ -1,0 +1,196 @@
+"""RemediationWorkflow: approval (change record + signal), kill-switch check, dispatch, outcome, verify re-scan."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+from temporalio import workflow
+from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
+
+with workflow.unsafe.imports_passed_through():
+    from workflows import search_attributes as sa
+    from workflows.automation import AutomationWorkflow, run_script_job
+    from workflows.remediation_types import (
+        AutomationInput,
+        AutomationResult,
+        BeginInput,
+        BeginResult,
+        ClosedRemediation,
+        CloseInput,
+        Decision,
+        OutcomeInput,
+        PreparedRemediation,
+        RemediationInput,
+        RemediationRef,
+        RemediationResult,
+        VerifyScan,
+    )
+    from workflows.scan_batch import ScanBatchWorkflow
+    from workflows.types import RemediationStart, ScanBatchInput
+
+DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
+# A verify scan waits for a scan already running on the host to finish, for up to about an hour.
+HOST_BUSY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=30), backoff_coefficient=2,
+                              maximum_interval=timedelta(minutes=5), maximum_attempts=14)
+START_CONCURRENCY = 50
+
+
+def remediation_workflow_id(scan_id: str, check_id: str) -> str:
+    return f"remediation-{scan_id}-{check_id}"
+
+
+def remediation_attributes(org_id: str, policy_id: str, host_id: str) -> TypedSearchAttributes:
+    return TypedSearchAttributes([SearchAttributePair(sa.ORG_ID, org_id), SearchAttributePair(sa.POLICY_ID, policy_id),
+                                  SearchAttributePair(sa.SCAN_TYPE, "remediation"),
+                                  SearchAttributePair(sa.HOST_ID, host_id)])
+
+
+@workflow.defn
+class RemediationWorkflow:
+    def __init__(self) -> None:
+        self._decision: str | None = None
+        self._decided: Decision | None = None
+
+    @workflow.signal
+    def approve(self, decision: Decision) -> None:
+        self._decide("approved", decision)
+
+    @workflow.signal
+    def reject(self, decision: Decision) -> None:
+        self._decide("rejected", decision)
+
+    def _decide(self, outcome: str, decision: Decision) -> None:
+        # The first decision wins; a signal may arrive before the wait starts and is kept until then.
+        if self._decision is None:
+            self._decision, self._decided = outcome, decision
+
+    @workflow.query
+    def decision(self) -> str | None:
+        return self._decision
+
+    @workflow.run
+    async def run(self, params: RemediationInput) -> RemediationResult:
+        prepared = await self._activity("prepare_remediation", params, PreparedRemediation)
+        if prepared.finished:
+            return RemediationResult(status=prepared.status, reason=prepared.reason)
+
+        decided_by = None
+        if prepared.needs_approval:
+            if prepared.decision is not None:  # decided in the database before this run got here
+                self._decide(prepared.decision, Decision(prepared.decided_by, prepared.reason))
+            try:
+                await workflow.wait_condition(lambda: self._decision is not None,
+                                              timeout=timedelta(seconds=prepared.approval_timeout_seconds))
+            except TimeoutError:
+                self._decision, self._decided = "expired", Decision(reason="approval timed out")
+            if self._decision == "expired":
+                # The database may hold a decision whose signal never arrived: it wins over the expiry.
+                closed = await self._close(params, "expired", self._decided)
+                if closed.status != "approved":
+                    return RemediationResult(status=closed.status, reason=closed.reason)
+                self._decision, self._decided = "approved", Decision(closed.decided_by, closed.reason)
+            if self._decision == "rejected":
+                closed = await self._close(params, "rejected", self._decided)
+                return RemediationResult(status=closed.status, reason=closed.reason)
+            decided_by = self._decided.decided_by if self._decided else None
+
+        begun = await self._activity("begin_remediation", BeginInput(params.remediation_id, params.trigger, decided_by),
+                                     BeginResult)
+        if not begun.proceed:
+            return RemediationResult(status="skipped", reason=begun.reason)
+
+        outcome = await self._run_fix(params, prepared)
+        await self._activity("record_remediation_outcome", outcome, None)
+
+        await workflow.sleep(timedelta(seconds=prepared.verify_delay_seconds))
+        verify_scan_id = await self._verify(params, prepared)
+        return RemediationResult(status="completed" if outcome.status == "success" else "failed",
+                                 verify_scan_id=verify_scan_id)
+
+    async def _activity(self, name: str, arg, result_type):
+        return await workflow.execute_activity(name, arg, result_type=result_type,
+                                               start_to_close_timeout=timedelta(minutes=1), retry_policy=DB_RETRY)
+
+    async def _close(self, params: RemediationInput, status: str, decision: Decision | None) -> ClosedRemediation:
+        decision = decision or Decision()
+        return await self._activity(
+            "close_remediation", CloseInput(params.remediation_id, status, decision.reason, decision.decided_by),
+            ClosedRemediation,
+        )
+
+    async def _run_fix(self, params: RemediationInput, prepared: PreparedRemediation) -> OutcomeInput:
+        if prepared.binding == "workflow":
+            result: AutomationResult = await workflow.execute_child_workflow(
+                AutomationWorkflow.run,
+                AutomationInput(params.remediation_id, prepared.steps, prepared.agent_timeout_seconds),
+                id=f"automation-{params.remediation_id}",
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                static_summary=f"{len(prepared.steps)}-step automation of remediation {params.remediation_id}",
+            )
+            last = result.steps[-1] if result.steps else None
+            return OutcomeInput(params.remediation_id, status=result.status,
+                                exit_code=last.exit_code if last else None,
+                                output="\n".join(s.output for s in result.steps if s.output), steps=result.steps)
+        step = await run_script_job(params.remediation_id, prepared.script_id or "", 0, prepared.agent_timeout_seconds)
+        return OutcomeInput(params.remediation_id, status=step.status, exit_code=step.exit_code, output=step.output)
+
+    async def _verify(self, params: RemediationInput, prepared: PreparedRemediation) -> str | None:
+        try:
+            scan = await workflow.execute_activity(
+                "open_verify_scan", RemediationRef(params.remediation_id), result_type=VerifyScan,
+                start_to_close_timeout=timedelta(minutes=1), retry_policy=HOST_BUSY_RETRY,
+            )
+        except ActivityError:
+            workflow.logger.warning("no verify scan for remediation %s: the host stayed busy", params.remediation_id)
+            return None
+        if scan.scan_id is None or scan.workflow_id is None:
+            return None
+        attributes = (sa.scan_attributes(scan.org_id, scan.policy_id, "verify", scan.host_id)
+                      if prepared.search_attributes else None)
+        try:
+            await workflow.execute_child_workflow(
+                ScanBatchWorkflow.run,
+                ScanBatchInput(batch_id=scan.workflow_id, org_id=scan.org_id, policy_id=scan.policy_id,
+                               scan_type="verify", host_id=scan.host_id,
+                               agent_timeout_seconds=prepared.agent_timeout_seconds),
+                id=scan.workflow_id, search_attributes=attributes,
+                static_summary=f"verify scan after remediation {params.remediation_id}",
+            )
+        except WorkflowAlreadyStartedError:
+            pass  # the scan cycle's sweep started it first; it runs on its own
+        return scan.scan_id
+
+
+async def start_remediations(items: list[RemediationStart]) -> int:
+    """Start one RemediationWorkflow per planned remediation (called by ScanBatchWorkflow); returns how many started.
+
+    The children outlive the batch (ABANDON). They carry search attributes only when the batch itself does, which
+    is how a workflow knows the server has them registered.
+    """
+    tagged = bool(workflow.info().typed_search_attributes)
+    started = 0
+
+    async def start(item: RemediationStart) -> bool:
+        try:
+            await workflow.start_child_workflow(
+                RemediationWorkflow.run,
+                RemediationInput(remediation_id=item.remediation_id, scan_id=item.scan_id, check_id=item.check_id,
+                                 org_id=item.org_id, host_id=item.host_id, policy_id=item.policy_id,
+                                 trigger="automatic", search_attributes=tagged),
+                id=remediation_workflow_id(item.scan_id, item.check_id),
+                parent_close_policy=ParentClosePolicy.ABANDON,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=remediation_attributes(item.org_id, item.policy_id, item.host_id) if tagged else None,
+                static_summary=f"Remediate check {item.check_id} found failing by scan {item.scan_id}",
+            )
+            return True
+        except WorkflowAlreadyStartedError:
+            return False
+
+    for offset in range(0, len(items), START_CONCURRENCY):
+        results = await asyncio.gather(*(start(i) for i in items[offset:offset + START_CONCURRENCY]))
+        started += sum(results)
+    return started
