@@ -11,15 +11,46 @@ from datetime import UTC, datetime
 
 from sqlalchemy import text
 
-from models import CompliancePolicy, ComplianceScan, ComplianceTemplate, HostGroup
+from models import (
+    AgentJob,
+    AutomationWorkflow,
+    ChangeRecord,
+    ComplianceException,
+    CompliancePolicy,
+    ComplianceScan,
+    ComplianceTemplate,
+    HostGroup,
+    Incident,
+    PolicyHostOverride,
+    Remediation,
+    Script,
+    Webhook,
+)
 from tests.factories import login, make_host, make_org, make_user
 from tests.stack import system_template_id
 
 EXEMPT_PREFIXES = ("/api/v1/agent/", "/api/v1/auth/")
-TABLES = ("organizations", "memberships", "hosts", "host_groups", "host_group_members", "compliance_templates",
-          "compliance_checks", "compliance_policies", "policy_host_overrides", "compliance_scans", "agent_jobs",
-          "compliance_exceptions", "change_records", "remediations", "scripts", "automation_workflows",
-          "webhooks", "enrollment_tokens", "audit_log")
+TABLES = (
+    "organizations",
+    "memberships",
+    "hosts",
+    "host_groups",
+    "host_group_members",
+    "compliance_templates",
+    "compliance_checks",
+    "compliance_policies",
+    "policy_host_overrides",
+    "compliance_scans",
+    "agent_jobs",
+    "compliance_exceptions",
+    "change_records",
+    "remediations",
+    "scripts",
+    "automation_workflows",
+    "webhooks",
+    "enrollment_tokens",
+    "audit_log",
+)
 
 
 NAMED_VALUES = {
@@ -76,23 +107,48 @@ async def test_every_id_route_is_404_for_another_org_and_changes_nothing(client,
     db.add(group_b)
     template_id = await system_template_id(db)
     source = await db.get(ComplianceTemplate, template_id)
-    custom_b = ComplianceTemplate(org_id=org_b.id, name="b-template", os_type="linux", framework="CIS", version=1,
-                                  status="draft", is_system=False, scan_interval_hours=24, lineage_id=uuid.uuid4())
+    custom_b = ComplianceTemplate(
+        org_id=org_b.id,
+        name="b-template",
+        os_type="linux",
+        framework="CIS",
+        version=1,
+        status="draft",
+        is_system=False,
+        scan_interval_hours=24,
+        lineage_id=uuid.uuid4(),
+    )
     db.add(custom_b)
     policy_b = CompliancePolicy(org_id=org_b.id, os_type="linux", template_id=source.id)
     db.add(policy_b)
     await db.flush()
-    scan_b = ComplianceScan(org_id=org_b.id, host_id=host_b.id, policy_id=policy_b.id, template_id=source.id,
-                            template_version=1, scan_type="on_demand", status="completed",
-                            completed_at=datetime.now(UTC))
+    scan_b = ComplianceScan(
+        org_id=org_b.id,
+        host_id=host_b.id,
+        policy_id=policy_b.id,
+        template_id=source.id,
+        template_version=1,
+        scan_type="on_demand",
+        status="completed",
+        completed_at=datetime.now(UTC),
+    )
     db.add(scan_b)
     await db.commit()
-    check_b = await db.scalar(text("SELECT id FROM compliance_checks WHERE template_id = :t LIMIT 1"),
-                              {"t": template_id})
-    ids = {"org_id": str(org_b.id), "host_id": str(host_b.id), "group_id": str(group_b.id),
-           "host_group_id": str(group_b.id), "template_id": str(custom_b.id), "policy_id": str(policy_b.id),
-           "scan_id": str(scan_b.id), "check_id": str(check_b), "user_id": str(member_b.id)}
-    ids |= await extra_org_b_ids(db, org_b)
+    check_b = await db.scalar(
+        text("SELECT id FROM compliance_checks WHERE template_id = :t LIMIT 1"), {"t": template_id}
+    )
+    ids = {
+        "org_id": str(org_b.id),
+        "host_id": str(host_b.id),
+        "group_id": str(group_b.id),
+        "host_group_id": str(group_b.id),
+        "template_id": str(custom_b.id),
+        "policy_id": str(policy_b.id),
+        "scan_id": str(scan_b.id),
+        "check_id": str(check_b),
+        "user_id": str(member_b.id),
+    }
+    ids |= await extra_org_b_ids(db, org_b, host_b, policy_b, scan_b, check_b, group_b, template_id)
 
     headers = await login(client, intruder.username)
     openapi = client.app.openapi()
@@ -114,20 +170,60 @@ async def test_every_id_route_is_404_for_another_org_and_changes_nothing(client,
             response = await client.request(method.upper(), path, json=body, headers=headers)
             assert response.status_code == 404, (method, route_path, response.status_code, response.text)
             checked += 1
-    assert checked >= 20
+    assert checked >= 40
+    unresolved = {name for path in openapi["paths"] for name in re.findall(r"{(\w+)}", path)} - set(ids)
+    assert not unresolved, unresolved
     assert await counts(db) == before
 
 
-async def extra_org_b_ids(db, org_b) -> dict[str, str]:
-    """Ids of org-B rows of later features, when such rows can be made here (only tables that exist)."""
-    found: dict[str, str] = {}
-    for name, query in {
-        "exception_id": "SELECT id FROM compliance_exceptions WHERE org_id = :org LIMIT 1",
-        "change_id": "SELECT id FROM change_records WHERE org_id = :org LIMIT 1",
-        "script_id": "SELECT id FROM scripts WHERE org_id = :org LIMIT 1",
-        "webhook_id": "SELECT id FROM webhooks WHERE org_id = :org LIMIT 1",
-    }.items():
-        value = await db.scalar(text(query), {"org": org_b.id})
-        if value is not None:
-            found[name] = str(value)
-    return found
+async def extra_org_b_ids(db, org_b, host_b, policy_b, scan_b, check_id, group_b, template_id) -> dict[str, str]:
+    """Org-B rows of every other resource type that a route can address by id."""
+    script = Script(org_id=org_b.id, name="b-script", shell="bash", body="true", sha256="0" * 64, timeout_seconds=60)
+    workflow = AutomationWorkflow(org_id=org_b.id, name="b-workflow", steps=[])
+    exception = ComplianceException(org_id=org_b.id, rule_id="1.1.1.1", reason="b", status="pending_approval")
+    webhook = Webhook(org_id=org_b.id, url="https://hooks.example.com/b", secret="b-secret-0123456789")
+    incident = Incident(
+        org_id=org_b.id,
+        host_id=host_b.id,
+        policy_id=policy_b.id,
+        severity="warning",
+        title="b",
+        opened_by_scan_id=scan_b.id,
+    )
+    db.add_all([script, workflow, exception, webhook, incident])
+    await db.flush()
+    remediation = Remediation(
+        org_id=org_b.id,
+        host_id=host_b.id,
+        policy_id=policy_b.id,
+        scan_id=scan_b.id,
+        check_id=check_id,
+        rule_id="1.1.1.1",
+        trigger="manual",
+        status="pending_approval",
+    )
+    db.add(remediation)
+    await db.flush()
+    change = ChangeRecord(
+        org_id=org_b.id,
+        host_id=host_b.id,
+        scan_id=scan_b.id,
+        check_id=check_id,
+        remediation_id=remediation.id,
+        title="b change",
+    )
+    override = PolicyHostOverride(policy_id=policy_b.id, host_id=host_b.id, template_id=template_id)
+    job = AgentJob(org_id=org_b.id, host_id=host_b.id, kind="compliance_check", payload={})
+    db.add_all([change, override, job])
+    await db.commit()
+    return {
+        "script_id": str(script.id),
+        "workflow_id": str(workflow.id),
+        "exception_id": str(exception.id),
+        "webhook_id": str(webhook.id),
+        "incident_id": str(incident.id),
+        "remediation_id": str(remediation.id),
+        "change_id": str(change.id),
+        "override_id": str(override.id),
+        "job_id": str(job.id),
+    }
