@@ -16,22 +16,24 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from agent.fleet import Fleet, Outcomes
-from api.security import new_secret, secret_digest
-from bench.harness import ROOT, bench_settings, dev_server, fresh_database, sessionmaker_for
+from bench.harness import (
+    ROOT,
+    bench_settings,
+    dev_server,
+    fresh_database,
+    run_one_tick,
+    seed_bench_org,
+    sessionmaker_for,
+)
 from bench.trivial import trivial_workflows_per_second
-from models import CompliancePolicy, ComplianceTemplate, EnrollmentToken, Organization
 from stack.ports import free_port
 from stack.temporal import wait_for_port
-from workflows.scan_cycle import ScanCycleWorkflow
-from workflows.types import CycleInput
 
 
 def spawn(argv: list[str], settings) -> subprocess.Popen:
@@ -45,17 +47,7 @@ async def one_run(hosts: int, db_file: Path | None) -> dict:
     async with fresh_database() as (db_url, engine), dev_server(db_file) as env:
         settings = bench_settings(db_url, env)
         sessionmaker = sessionmaker_for(engine)
-        secret = new_secret("enr")
-        async with sessionmaker() as session, session.begin():
-            org = Organization(name="bench")
-            session.add(org)
-            await session.flush()
-            template_id = await session.scalar(select(ComplianceTemplate.id).where(
-                ComplianceTemplate.content_key == "cis-linux-l1"))
-            session.add(CompliancePolicy(org_id=org.id, os_type="linux", template_id=template_id,
-                                         batch_size=min(hosts, 10000)))
-            session.add(EnrollmentToken(org_id=org.id, token_hash=secret_digest(secret),
-                                        expires_at=datetime.now(UTC) + timedelta(hours=1)))
+        secret = await seed_bench_org(sessionmaker, hosts)
         port = free_port()
         api = spawn([sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port), "--no-access-log",
                      "--log-level", "warning", "--timeout-graceful-shutdown", "2"], settings)
@@ -68,16 +60,8 @@ async def one_run(hosts: int, db_file: Path | None) -> dict:
                 await fleet.enroll(hosts, secret, prefix="e2e", concurrency=50)
                 fleet.start(wait=20)
                 await asyncio.sleep(2)
-                started = time.perf_counter()
-                result = await env.client.execute_workflow(
-                    ScanCycleWorkflow.run, CycleInput(tick="e2e"), id="scan-cycle-e2e",
-                    task_queue=settings.temporal_task_queue)
-                async with sessionmaker() as session:
-                    batch_ids = list(await session.scalars(text(
-                        "SELECT DISTINCT workflow_id FROM compliance_scans WHERE workflow_id LIKE 'scan-batch-%'")))
-                for batch_id in batch_ids:
-                    await env.client.get_workflow_handle(batch_id).result()
-                elapsed = time.perf_counter() - started
+                result, batch_ids, elapsed = await run_one_tick(env.client, sessionmaker, settings.temporal_task_queue,
+                                                                  "e2e")
                 await fleet.stop()
         finally:
             for process in (api, worker):

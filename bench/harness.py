@@ -95,3 +95,47 @@ async def api_client(settings: Settings, connections: int = 100):
 
 def sessionmaker_for(engine):
     return make_sessionmaker(engine)
+
+
+async def seed_bench_org(sessionmaker, batch_size: int) -> str:
+    """An organization with a Linux policy on CIS L1 and an enrollment token; returns the token."""
+    from datetime import UTC, datetime, timedelta
+
+    from sqlalchemy import select
+
+    from api.security import new_secret, secret_digest
+    from models import CompliancePolicy, ComplianceTemplate, EnrollmentToken, Organization
+
+    secret = new_secret("enr")
+    async with sessionmaker() as session, session.begin():
+        org = Organization(name=f"bench-{uuid.uuid4().hex[:6]}")
+        session.add(org)
+        await session.flush()
+        template_id = await session.scalar(select(ComplianceTemplate.id).where(
+            ComplianceTemplate.content_key == "cis-linux-l1"))
+        session.add(CompliancePolicy(org_id=org.id, os_type="linux", template_id=template_id,
+                                     batch_size=min(batch_size, 10000)))
+        session.add(EnrollmentToken(org_id=org.id, token_hash=secret_digest(secret),
+                                    expires_at=datetime.now(UTC) + timedelta(hours=1)))
+    return secret
+
+
+async def run_one_tick(client, sessionmaker, task_queue: str, tick: str):
+    """Run a scan cycle and wait for every batch it started; returns (cycle result, batch ids, seconds)."""
+    import time
+
+    from sqlalchemy import text
+
+    from workflows.scan_cycle import ScanCycleWorkflow
+    from workflows.types import CycleInput
+
+    started = time.perf_counter()
+    result = await client.execute_workflow(ScanCycleWorkflow.run, CycleInput(tick=tick), id=f"scan-cycle-{tick}",
+                                           task_queue=task_queue)
+    async with sessionmaker() as session:
+        batch_ids = list(await session.scalars(text(
+            "SELECT DISTINCT workflow_id FROM compliance_scans WHERE workflow_id LIKE :pattern"),
+            {"pattern": f"scan-batch-%-{tick}-%"}))
+    for batch_id in batch_ids:
+        await client.get_workflow_handle(batch_id).result()
+    return result, batch_ids, time.perf_counter() - started

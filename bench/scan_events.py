@@ -10,19 +10,21 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import time
-from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import text
 
 from agent.fleet import Fleet, Outcomes
-from api.security import new_secret, secret_digest
-from bench.harness import api_client, bench_settings, dev_server, fresh_database, sessionmaker_for
+from bench.harness import (
+    api_client,
+    bench_settings,
+    dev_server,
+    fresh_database,
+    run_one_tick,
+    seed_bench_org,
+    sessionmaker_for,
+)
 from bench.trivial import trivial_workflows_per_second
-from models import CompliancePolicy, ComplianceTemplate, EnrollmentToken, Organization
 from worker import build_worker
-from workflows.scan_cycle import ScanCycleWorkflow
-from workflows.types import CycleInput
 
 
 async def count_events(client, workflow_id: str) -> int:
@@ -33,30 +35,13 @@ async def run(hosts: int) -> None:
     async with fresh_database() as (db_url, engine), dev_server() as env:
         settings = bench_settings(db_url, env, max_scans_per_batch_workflow=1000)
         sessionmaker = sessionmaker_for(engine)
-        secret = new_secret("enr")
-        async with sessionmaker() as session, session.begin():
-            org = Organization(name="bench")
-            session.add(org)
-            await session.flush()
-            template_id = await session.scalar(select(ComplianceTemplate.id).where(
-                ComplianceTemplate.content_key == "cis-linux-l1"))
-            session.add(CompliancePolicy(org_id=org.id, os_type="linux", template_id=template_id, batch_size=hosts))
-            session.add(EnrollmentToken(org_id=org.id, token_hash=secret_digest(secret),
-                                        expires_at=datetime.now(UTC) + timedelta(hours=1)))
+        secret = await seed_bench_org(sessionmaker, hosts)
         async with api_client(settings) as api, build_worker(env.client, sessionmaker, settings):
             fleet = Fleet(api, "http://bench", Outcomes(fail_rate=0.2, error_rate=0.01))
             await fleet.enroll(hosts, secret, prefix="bench")
             fleet.start(wait=10)
-            started = time.perf_counter()
-            result = await env.client.execute_workflow(
-                ScanCycleWorkflow.run, CycleInput(tick="bench"), id="scan-cycle-bench",
-                task_queue=settings.temporal_task_queue)
-            async with sessionmaker() as session:
-                batch_ids = list(await session.scalars(text(
-                    "SELECT DISTINCT workflow_id FROM compliance_scans WHERE workflow_id LIKE 'scan-batch-%'")))
-            for batch_id in batch_ids:
-                await env.client.get_workflow_handle(batch_id).result()
-            elapsed = time.perf_counter() - started
+            result, batch_ids, elapsed = await run_one_tick(env.client, sessionmaker, settings.temporal_task_queue,
+                                                              "bench")
             await fleet.stop()
             async with sessionmaker() as session:
                 completed = await session.scalar(text("SELECT count(*) FROM compliance_scans WHERE status='completed'"))
