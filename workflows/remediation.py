@@ -28,7 +28,6 @@ with workflow.unsafe.imports_passed_through():
         RemediationResult,
         VerifyScan,
     )
-    from workflows.scan_batch import ScanBatchWorkflow
     from workflows.types import RemediationStart, ScanBatchInput
 
 DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
@@ -151,8 +150,9 @@ class RemediationWorkflow:
         attributes = (sa.scan_attributes(scan.org_id, scan.policy_id, "verify", scan.host_id)
                       if prepared.search_attributes else None)
         try:
+            # By name: scan_batch imports this module to start remediations, so no import back.
             await workflow.execute_child_workflow(
-                ScanBatchWorkflow.run,
+                "ScanBatchWorkflow",
                 ScanBatchInput(batch_id=scan.workflow_id, org_id=scan.org_id, policy_id=scan.policy_id,
                                scan_type="verify", host_id=scan.host_id,
                                agent_timeout_seconds=prepared.agent_timeout_seconds),

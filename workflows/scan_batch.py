@@ -10,6 +10,7 @@ from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
+    from workflows.remediation import start_remediations
     from workflows.types import (
         AwaitJobInput,
         OpenBatchInput,
@@ -65,8 +66,6 @@ class ScanBatchWorkflow:
 
         started = 0
         if remediations:
-            from workflows.remediation import start_remediations
-
             started = await start_remediations(remediations)
         return ScanBatchResult(scans=len(opened.scans), completed=recorded, timed_out=timed_out,
                                remediations_started=started)
