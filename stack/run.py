@@ -156,7 +156,7 @@ def main() -> int:
         env["API_URL"] = api_url
         supervisor.spawn("worker", [sys.executable, "worker.py"], env, logs / "worker.log")
         uvicorn = [sys.executable, "-m", "uvicorn", "api.main:app", "--host", api_host, "--port", api_port,
-                   "--no-access-log", "--timeout-graceful-shutdown", "5"]
+                   "--no-access-log", "--timeout-graceful-shutdown", "5", "--timeout-keep-alive", "75"]
         supervisor.spawn("api", uvicorn, env, logs / "api.log")
         wait_for_port(api_host, int(api_port), timeout=30)
         wait_ready(f"{api_url}/readyz", timeout=30)

@@ -1,0 +1,130 @@
+"""API under load: 50 concurrent clients for 60 s on mixed reads and agent result posts, over real HTTP.
+
+    .venv/bin/python -m bench.api_load [--clients 50] [--seconds 60]
+
+Prints requests/s, p50/p99 latency per kind and the error count (must be 0). Baseline in the same run: the same
+clients hammering GET /healthz (the server's ceiling without database work).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import subprocess
+import sys
+import time
+from collections import defaultdict
+
+import httpx
+
+from bench.harness import ROOT, bench_settings, dev_server, fresh_database, seed_bench_org, sessionmaker_for
+from stack.ports import free_port
+from stack.temporal import wait_for_port
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(fraction * len(ordered)))] * 1000 if ordered else float("nan")
+
+
+async def hammer(clients: int, seconds: float, one_request) -> tuple[dict, int, int]:
+    latencies: dict[str, list[float]] = defaultdict(list)
+    errors = total = 0
+    deadline = time.perf_counter() + seconds
+
+    async def client_loop(index: int) -> None:
+        nonlocal errors, total
+        while time.perf_counter() < deadline:
+            try:
+                kind, started, ok = await one_request(index)
+            except httpx.HTTPError as exc:
+                kind, started, ok = f"transport error {type(exc).__name__}", time.perf_counter(), False
+            latencies[kind].append(time.perf_counter() - started)
+            total += 1
+            errors += 0 if ok else 1
+
+    await asyncio.gather(*(client_loop(i) for i in range(clients)))
+    return latencies, total, errors
+
+
+async def run(clients: int, seconds: float) -> None:
+    async with fresh_database() as (db_url, engine), dev_server() as env:
+        settings = bench_settings(db_url, env)
+        sessionmaker = sessionmaker_for(engine)
+        secret = await seed_bench_org(sessionmaker, 100)
+        port = free_port()
+        process_env = dict(os.environ) | {"DATABASE_URL": db_url, "TEMPORAL_ADDRESS": settings.temporal_address,
+                                          "ENVIRONMENT": "test", "JWT_SECRET": settings.jwt_secret}
+        server = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port),
+                                   "--no-access-log", "--log-level", "warning", "--timeout-keep-alive", "75"], cwd=ROOT,
+                                  env=process_env,
+                                  stdout=subprocess.DEVNULL, stderr=open(ROOT / ".data" / "api-load.log", "wb"))
+        try:
+            wait_for_port("127.0.0.1", port, 30, server)
+            base = f"http://127.0.0.1:{port}/api/v1"
+            limits = httpx.Limits(max_connections=clients + 10)
+            async with httpx.AsyncClient(limits=limits, timeout=30) as http:
+                agents = []
+                for i in range(clients):
+                    body = (await http.post(f"{base}/agent/enroll", json={
+                        "enrollment_token": secret, "hostname": f"load-{i:03d}", "os_type": "linux",
+                        "ip_address": f"10.8.0.{i}"})).json()
+                    agents.append({"Authorization": f"Bearer {body['agent_token']}"})
+                admin = await make_admin(sessionmaker)
+                token = (await http.post(f"{base}/auth/token", data={"username": admin, "password": "load-test-pw"}))
+                user = {"Authorization": f"Bearer {token.json()['access_token']}"}
+
+                async def health(index: int):
+                    started = time.perf_counter()
+                    response = await http.get(f"http://127.0.0.1:{port}/healthz")
+                    return "healthz", started, response.status_code == 200
+
+                reads = ["/hosts?page_size=50", "/compliance/scans?page_size=50", "/compliance/templates",
+                         "/compliance/dashboard", "/compliance/report?page_size=50", "/compliance/policies"]
+
+                async def mixed(index: int):
+                    started = time.perf_counter()
+                    if random.random() < 0.3:
+                        response = await http.post(f"{base}/agent/heartbeat", json={}, headers=agents[index])
+                        return "agent heartbeat", started, response.status_code == 200
+                    if random.random() < 0.2:
+                        response = await http.get(f"{base}/agent/jobs", headers=agents[index])
+                        return "agent poll", started, response.status_code == 200
+                    path = random.choice(reads)
+                    response = await http.get(base + path, headers=user)
+                    return path.split("?")[0], started, response.status_code == 200
+
+                baseline, baseline_total, _ = await hammer(clients, min(seconds, 15), health)
+                latencies, total, errors = await hammer(clients, seconds, mixed)
+        finally:
+            server.terminate()
+            server.wait(timeout=30)
+    print(f"baseline GET /healthz          {baseline_total / min(seconds, 15):8.1f} req/s  "
+          f"p99 {percentile(baseline['healthz'], 0.99):6.1f} ms")
+    print(f"mixed load ({clients} clients, {seconds:.0f} s)  {total / seconds:8.1f} req/s  errors {errors}")
+    for kind, values in sorted(latencies.items()):
+        print(f"  {kind:28s} n={len(values):6d}  p50 {percentile(values, 0.5):6.1f} ms  "
+              f"p99 {percentile(values, 0.99):6.1f} ms")
+
+
+async def make_admin(sessionmaker) -> str:
+    from api.security import hash_password
+    from models import User
+
+    async with sessionmaker() as session, session.begin():
+        session.add(User(username="load-admin", password_hash=hash_password("load-test-pw"), is_admin=True))
+    return "load-admin"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=60)
+    args = parser.parse_args()
+    asyncio.run(run(args.clients, args.seconds))
+
+
+if __name__ == "__main__":
+    main()
