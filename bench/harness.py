@@ -17,18 +17,13 @@ from alembic.config import Config
 from temporalio.testing import WorkflowEnvironment
 
 from config import Settings
-from models.db import libpq_url, make_engine, make_sessionmaker
+from models.db import libpq_url, make_engine, make_sessionmaker, with_database
 from stack.postgres import EmbeddedPostgres
 from stack.seed import seed_system_content
 from stack.temporal import binary
 from workflows.search_attributes import ALL
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def with_database(url: str, name: str) -> str:
-    head, _, query = url.partition("?")
-    return f"{head.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
 
 
 @asynccontextmanager

@@ -18,6 +18,12 @@ def libpq_url(url: str) -> str:
     return "postgresql://" + async_url(url)[len("postgresql+psycopg://"):]
 
 
+def with_database(url: str, name: str) -> str:
+    """The same server with another database name, keeping host/socket options in the query string."""
+    head, _, query = url.partition("?")
+    return f"{head.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
+
+
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
     return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
 

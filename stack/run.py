@@ -17,6 +17,7 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from models.db import libpq_url
 from stack.postgres import EmbeddedPostgres
 from stack.temporal import start_dev_server, wait_for_port
 
@@ -62,10 +63,6 @@ def ensure_database(admin_conninfo: str, name: str) -> None:
     with psycopg.connect(admin_conninfo, autocommit=True) as conn:
         if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone():
             conn.execute(f'CREATE DATABASE "{name}"')
-
-
-def libpq(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
 
 
 async def seed(env: dict[str, str]) -> None:
@@ -136,7 +133,7 @@ def main() -> int:
             print("starting embedded PostgreSQL (.data/pg)…", flush=True)
             supervisor.postgres = EmbeddedPostgres(DATA / "pg")
             supervisor.postgres.start()
-            ensure_database(libpq(supervisor.postgres.url), DATABASE_NAME)
+            ensure_database(libpq_url(supervisor.postgres.url), DATABASE_NAME)
             env["DATABASE_URL"] = supervisor.postgres.url_for(DATABASE_NAME)
         ui_url = env.get("TEMPORAL_UI_URL", "http://127.0.0.1:8233")
         if not env.get("TEMPORAL_ADDRESS"):

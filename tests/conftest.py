@@ -19,7 +19,7 @@ from alembic import command
 from alembic.config import Config
 
 from config import Settings
-from models.db import make_engine, make_sessionmaker
+from models.db import libpq_url, make_engine, make_sessionmaker, with_database
 from stack.postgres import EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,29 +27,18 @@ TEMPLATE_DB = f"cops_template_{os.getpid()}"
 UNREACHABLE_TEMPORAL = "127.0.0.1:1"
 
 
-def libpq(url: str) -> str:
-    return url.replace("postgresql+psycopg://", "postgresql://", 1)
-
-
-def with_database(url: str, name: str) -> str:
-    """Swap the database name in a URL, keeping host/socket options."""
-    head, _, query = url.partition("?")
-    base = head.rsplit("/", 1)[0]
-    return f"{base}/{name}" + (f"?{query}" if query else "")
-
-
 @pytest.fixture(scope="session")
 def pg_admin_url() -> str:
     url = os.environ.get("DATABASE_URL")
     if url:
-        yield libpq(url)
+        yield libpq_url(url)
         return
     os.environ["EMBEDDED_PG_FAST"] = "1"
     root = Path(tempfile.mkdtemp(prefix="cops-test-pg-"))
     server = EmbeddedPostgres(root / "data")
     server.start()
     try:
-        yield libpq(server.url)
+        yield libpq_url(server.url)
     finally:
         server.stop()
         shutil.rmtree(root, ignore_errors=True)

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, text
 
 from agent.fleet import Fleet, Outcomes
 from models import ComplianceScan, ScanCheckResult
-from tests.conftest import libpq, with_database
+from models.db import libpq_url, with_database
 from tests.e2e.test_scan_end_to_end import setup_org
 from tests.stack import eventually, running_stack
 from workflows.scan_cycle import ScanCycleWorkflow
@@ -42,7 +42,7 @@ async def test_recording_survives_a_database_outage(dev_env, db_url, app_factory
                         ComplianceScan.status == "completed"))
 
             await eventually(completed, timeout=60, interval=0.1)
-            with psycopg.connect(libpq(with_database(pg_admin_url, "postgres")), autocommit=True) as admin:
+            with psycopg.connect(libpq_url(with_database(pg_admin_url, "postgres")), autocommit=True) as admin:
                 admin.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS false')
                 admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", (name,))
                 await asyncio.sleep(4)
