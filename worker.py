@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import signal
 from datetime import timedelta
@@ -82,6 +83,16 @@ async def ensure_schedule(client: Client, settings: Settings) -> None:
         await client.get_schedule_handle(SCHEDULE_ID).update(replace)
 
 
+def tune_garbage_collector() -> None:
+    """Recording a micro-batch allocates ~100k short-lived objects (parsed agent results, outcomes); with the
+    default thresholds they set off full collections that walk the whole worker heap (SDK, ORM, imports), which
+    cost recording a third of its time (bench/ingest). Objects alive after start-up move to the permanent
+    generation, and the young generation is collected less often; reference counting frees the rest as usual."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 async def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
@@ -94,6 +105,7 @@ async def main() -> None:
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     worker = build_worker(client, make_sessionmaker(engine), settings)
+    tune_garbage_collector()
     log.info("worker polling task queue %r on %s", settings.temporal_task_queue, settings.temporal_address)
     async with worker:
         await stop.wait()

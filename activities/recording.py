@@ -10,6 +10,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from activities import history_copy
 from domain.scoring import compute_score, count_statuses
 from domain.waivers import CheckOutcome, ExceptionScope, apply_waivers
 
@@ -24,6 +25,10 @@ class CheckInfo:
     severity: str
     remediation_type: str
     requires_change: bool
+    key: str = field(init=False, repr=False)  # the id as agents write it
+
+    def __post_init__(self) -> None:
+        self.key = str(self.id)
 
 
 @dataclass
@@ -88,12 +93,10 @@ async def _group_memberships(session: AsyncSession, host_ids: set[uuid.UUID]) ->
 
 def outcomes_for(checks: list[CheckInfo], result: dict | None) -> list[CheckOutcome]:
     """Every enabled check of the template gets an outcome; a check the agent did not answer is an error."""
-    answered: dict[str, dict] = {}
-    for item in (result or {}).get("results", []):
-        answered[str(item.get("check_id"))] = item
+    answered = {str(item.get("check_id")): item for item in (result or {}).get("results", [])}
     outcomes = []
     for check in checks:
-        item = answered.get(str(check.id))
+        item = answered.get(check.key)
         if item is None:
             outcomes.append(CheckOutcome(check.id, check.rule_id, "error", NO_RESULT))
         else:
@@ -131,41 +134,135 @@ async def record_completed_scans(
 
 
 async def _store(session: AsyncSession, scored: list[ScoredScan]) -> None:
-    results = {k: [] for k in ("scan", "host", "policy", "org", "check", "rule", "status", "actual", "exc", "at")}
+    await _store_history(session, scored)
+    await _store_latest_state(session, scored)
+    await _store_scores(session, scored)
+
+
+HISTORY_COPY = ("COPY scan_results (scan_id, check_ids, rule_ids, statuses, actuals, exception_ids) "
+                "FROM STDIN (FORMAT BINARY)")
+
+
+async def _store_history(session: AsyncSession, scored: list[ScoredScan]) -> None:
+    """One `scan_results` row per scan (parallel arrays in template order), written by binary COPY.
+
+    Only running scans reach this point, locked by this transaction, so none has a history row yet; the delete
+    only guards against a row left by hand.
+    """
+    if not scored:
+        return
+    await session.execute(text("DELETE FROM scan_results WHERE scan_id = ANY(:ids)"),
+                          {"ids": [scan.scan_id for scan in scored]})
+    per_template: dict[uuid.UUID, tuple[bytes, bytes]] = {}
+    data = [history_copy.SIGNATURE]
     for scan in scored:
-        for o in scan.outcomes:
-            results["scan"].append(scan.scan_id)
-            results["host"].append(scan.host_id)
-            results["policy"].append(scan.policy_id)
-            results["org"].append(scan.org_id)
-            results["check"].append(o.check_id)
-            results["rule"].append(o.rule_id)
-            results["status"].append(o.status)
-            results["actual"].append(o.actual)
-            results["exc"].append(o.exception_id)
-            results["at"].append(scan.completed_at)
+        if scan.template_id not in per_template:
+            per_template[scan.template_id] = (history_copy.uuid_array([o.check_id for o in scan.outcomes]),
+                                              history_copy.text_array([o.rule_id for o in scan.outcomes]))
+        check_ids, rule_ids = per_template[scan.template_id]
+        exception_ids = [o.exception_id for o in scan.outcomes]
+        data.append(history_copy.row(
+            scan.scan_id.bytes, check_ids, rule_ids, history_copy.status_array([o.status for o in scan.outcomes]),
+            history_copy.text_array([o.actual for o in scan.outcomes]),
+            history_copy.uuid_array(exception_ids) if any(exception_ids) else history_copy.null_array(
+                history_copy.UUID_OID, len(exception_ids)),
+        ))
+    data.append(history_copy.TRAILER)
+    connection = await (await session.connection()).get_raw_connection()
+    async with connection.driver_connection.cursor() as cursor, cursor.copy(HISTORY_COPY) as copy:
+        await copy.write(b"".join(data))
 
-    await session.execute(text("""
-        INSERT INTO scan_check_results (scan_id, check_id, rule_id, status, actual, exception_id)
-        SELECT * FROM unnest(CAST(:scan AS uuid[]), CAST(:check AS uuid[]), CAST(:rule AS text[]),
-                             CAST(:status AS text[]), CAST(:actual AS text[]), CAST(:exc AS uuid[]))
-        ON CONFLICT DO NOTHING
-    """), {k: results[k] for k in ("scan", "check", "rule", "status", "actual", "exc")})
 
-    await session.execute(text("""
+async def _store_latest_state(session: AsyncSession, scored: list[ScoredScan]) -> None:
+    """Bring check_states up to date from the history just written, in the database, touching only what changed.
+
+    Most checks of a host give the same outcome scan after scan, so a steady fleet rewrites a few state rows per
+    scan instead of one per check; states of checks no longer in the template go. A scan older than the latest
+    one recorded for its host and policy changes nothing here.
+    """
+    latest: dict[tuple[uuid.UUID, uuid.UUID], ScoredScan] = {}
+    for scan in sorted(scored, key=lambda s: s.completed_at):
+        latest[(scan.host_id, scan.policy_id)] = scan
+    params = {"scan": [s.scan_id for s in latest.values()], "host": [s.host_id for s in latest.values()],
+              "policy": [s.policy_id for s in latest.values()], "org": [s.org_id for s in latest.values()],
+              "at": [s.completed_at for s in latest.values()]}
+    await session.execute(text(f"""
+        WITH {_STATE_DELTA},
+        departed AS (
+            DELETE FROM check_states cs
+            USING (SELECT e.host_id, e.policy_id, e.check_id FROM existing e
+                   WHERE NOT EXISTS (SELECT 1 FROM fresh f WHERE f.host_id = e.host_id AND f.policy_id = e.policy_id
+                                                             AND f.check_id = e.check_id)) d
+            WHERE cs.host_id = d.host_id AND cs.policy_id = d.policy_id AND cs.check_id = d.check_id
+        )
         INSERT INTO check_states (host_id, policy_id, check_id, org_id, rule_id, status, actual, exception_id,
                                   scan_id, updated_at)
-        SELECT * FROM unnest(CAST(:host AS uuid[]), CAST(:policy AS uuid[]), CAST(:check AS uuid[]),
-                             CAST(:org AS uuid[]), CAST(:rule AS text[]), CAST(:status AS text[]),
-                             CAST(:actual AS text[]), CAST(:exc AS uuid[]), CAST(:scan AS uuid[]),
-                             CAST(:at AS timestamptz[]))
+        SELECT f.host_id, f.policy_id, f.check_id, f.org_id, f.rule_id, f.status, f.actual, f.exception_id,
+               f.scan_id, f.at
+        FROM fresh f
+        LEFT JOIN existing e ON e.host_id = f.host_id AND e.policy_id = f.policy_id AND e.check_id = f.check_id
+        WHERE e.host_id IS NULL
+           OR (e.status, e.actual, e.exception_id) IS DISTINCT FROM (f.status, f.actual, f.exception_id)
+        UNION ALL
+        SELECT host_id, policy_id, check_id, org_id, rule_id, status, actual, exception_id, scan_id, at
+        FROM changed_in_place
         ON CONFLICT (host_id, policy_id, check_id) DO UPDATE SET
             org_id = EXCLUDED.org_id, rule_id = EXCLUDED.rule_id, status = EXCLUDED.status,
             actual = EXCLUDED.actual, exception_id = EXCLUDED.exception_id, scan_id = EXCLUDED.scan_id,
             updated_at = EXCLUDED.updated_at
-        WHERE check_states.updated_at <= EXCLUDED.updated_at
-    """), results)
+    """), params)
 
+
+# The state of a host and policy is the history of its latest recorded scan (host_policy_status.scan_id), spread
+# over rows. `current`: this batch's latest scan per host and policy, unless an even later one is recorded.
+# When the previous scan ran the same checks in the same order (the common case), the two histories are compared
+# position by position and only differing outcomes come out (`changed_in_place`): no per-check lookup at all.
+# Otherwise (first scan, new template version) the new outcomes (`fresh`) are compared with the state rows
+# (`existing`, read by index range per host and policy), and states of departed checks are deleted.
+_STATE_DELTA = """
+    current AS MATERIALIZED (
+        SELECT n.*, h.scan_id AS previous_scan_id
+        FROM unnest(CAST(:scan AS uuid[]), CAST(:host AS uuid[]), CAST(:policy AS uuid[]), CAST(:org AS uuid[]),
+                    CAST(:at AS timestamptz[])) AS n(scan_id, host_id, policy_id, org_id, at)
+        LEFT JOIN host_policy_status h ON h.host_id = n.host_id AND h.policy_id = n.policy_id
+        WHERE h.last_completed_at IS NULL OR h.last_completed_at <= n.at
+    ),
+    paired AS MATERIALIZED (
+        SELECT n.*, r.check_ids, r.rule_ids, r.statuses, r.actuals, r.exception_ids,
+               p.statuses AS previous_statuses, p.actuals AS previous_actuals,
+               p.exception_ids AS previous_exception_ids,
+               p.check_ids IS NOT DISTINCT FROM r.check_ids AS in_place
+        FROM current n
+        JOIN scan_results r ON r.scan_id = n.scan_id
+        LEFT JOIN scan_results p ON p.scan_id = n.previous_scan_id
+    ),
+    changed_in_place AS (
+        SELECT n.scan_id, n.host_id, n.policy_id, n.org_id, n.at, u.check_id, u.rule_id, u.status, u.actual,
+               u.exception_id
+        FROM paired n
+        CROSS JOIN LATERAL unnest(n.check_ids, n.rule_ids, n.statuses, n.actuals, n.exception_ids,
+                                  n.previous_statuses, n.previous_actuals, n.previous_exception_ids)
+                           AS u(check_id, rule_id, status, actual, exception_id, was_status, was_actual, was_exception)
+        WHERE n.in_place
+          AND (u.status, u.actual, u.exception_id) IS DISTINCT FROM (u.was_status, u.was_actual, u.was_exception)
+    ),
+    fresh AS MATERIALIZED (
+        SELECT n.scan_id, n.host_id, n.policy_id, n.org_id, n.at, u.check_id, u.rule_id, u.status, u.actual,
+               u.exception_id
+        FROM paired n
+        CROSS JOIN LATERAL unnest(n.check_ids, n.rule_ids, n.statuses, n.actuals, n.exception_ids)
+                           AS u(check_id, rule_id, status, actual, exception_id)
+        WHERE NOT n.in_place
+    ),
+    existing AS MATERIALIZED (
+        SELECT cs.host_id, cs.policy_id, cs.check_id, cs.status, cs.actual, cs.exception_id
+        FROM paired n
+        JOIN check_states cs ON cs.host_id = n.host_id AND cs.policy_id = n.policy_id
+        WHERE NOT n.in_place
+    )"""
+
+
+async def _store_scores(session: AsyncSession, scored: list[ScoredScan]) -> None:
     scans = {k: [] for k in ("id", "host", "policy", "org", "template", "score", "reason", "at",
                              "total", "passed", "failed", "errors", "skipped", "waived")}
     for scan in scored:
@@ -175,15 +272,6 @@ async def _store(session: AsyncSession, scored: list[ScoredScan]) -> None:
             scans[key].append(value)
         for key in ("total", "passed", "failed", "errors", "skipped", "waived"):
             scans[key].append(scan.counts[key])
-
-    # Checks that left the template since the last scan are no longer part of the host's latest state.
-    await session.execute(text("""
-        DELETE FROM check_states cs
-        USING unnest(CAST(:host AS uuid[]), CAST(:policy AS uuid[]), CAST(:id AS uuid[]), CAST(:at AS timestamptz[]))
-              AS n(host_id, policy_id, scan_id, at)
-        WHERE cs.host_id = n.host_id AND cs.policy_id = n.policy_id AND cs.scan_id <> n.scan_id
-          AND cs.updated_at <= n.at
-    """), scans)
 
     await session.execute(text("""
         UPDATE compliance_scans s SET status = 'completed', score = n.score, score_reason = n.reason,

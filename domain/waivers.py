@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime
+from typing import NamedTuple
 
 _HOST_SCOPE, _GROUP_SCOPE, _ORG_SCOPE = 0, 1, 2
 
@@ -21,8 +22,9 @@ class ExceptionScope:
     expires_at: datetime | None
 
 
-@dataclass(frozen=True, slots=True)
-class CheckOutcome:
+class CheckOutcome(NamedTuple):
+    """One check's outcome in one scan (a tuple: recording builds hundreds of thousands of them)."""
+
     check_id: uuid.UUID
     rule_id: str
     status: str
@@ -85,5 +87,5 @@ def apply_waivers(
         if exception_id is None:
             applied.append(result)
         else:
-            applied.append(replace(result, status="waived", exception_id=exception_id))
+            applied.append(result._replace(status="waived", exception_id=exception_id))
     return applied

@@ -7,7 +7,7 @@ from models.hosts import Agent, AgentJob, Host, HostGroup, HostGroupMember
 from models.monitoring import Alert, Incident, Notification, Webhook, WebhookDelivery
 from models.policies import CompliancePolicy, PolicyHostOverride
 from models.remediation import ChangeRecord, Remediation
-from models.scans import CheckState, ComplianceScan, HostPolicyStatus, ScanCheckResult
+from models.scans import CheckState, ComplianceScan, HostPolicyStatus, ScanCheckResult, ScanResults
 from models.templates import AutomationWorkflow, ComplianceCheck, ComplianceTemplate, Script
 from models.tenancy import ApiToken, EnrollmentToken, Membership, Organization, User
 
@@ -16,5 +16,5 @@ __all__ = [
     "CheckState", "ComplianceCheck", "ComplianceException", "CompliancePolicy", "ComplianceScan",
     "ComplianceTemplate", "EnrollmentToken", "Host", "HostGroup", "HostGroupMember", "HostPolicyStatus",
     "Incident", "Membership", "Notification", "Organization", "PolicyHostOverride", "Remediation",
-    "ScanCheckResult", "Script", "User", "Webhook", "WebhookDelivery",
+    "ScanCheckResult", "ScanResults", "Script", "User", "Webhook", "WebhookDelivery",
 ]

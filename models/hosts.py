@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, LargeBinary, String, UniqueConstraint, func, text
+from sqlalchemy import JSON, CheckConstraint, ForeignKey, Index, LargeBinary, String, UniqueConstraint, func, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, Timestamps, UUIDPk
@@ -90,7 +90,7 @@ class AgentJob(UUIDPk, Timestamps, Base):
     payload: Mapped[dict]
     status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
     task_token: Mapped[bytes | None] = mapped_column(LargeBinary)
-    result: Mapped[dict | None]
+    result: Mapped[dict | None] = mapped_column(JSON)  # as posted, read back whole once (see migration 0007)
     late: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     completion_pending: Mapped[bool] = mapped_column(default=False, server_default=text("false"))
     scan_id: Mapped[uuid.UUID | None] = mapped_column(

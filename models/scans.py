@@ -5,7 +5,8 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, Numeric, String, Text, text
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, Numeric, String, Text, Uuid, text
+from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, Timestamps, UUIDPk
@@ -57,24 +58,52 @@ class ComplianceScan(UUIDPk, Timestamps, Base):
     completed_at: Mapped[datetime | None]
 
 
-class ScanCheckResult(Base):
-    """One check's outcome in one scan: the history that reports and audits read."""
+class ScanResults(Base):
+    """A scan's outcome per check, one row per scan: parallel arrays in template order. This is the history."""
 
-    __tablename__ = "scan_check_results"
-    __table_args__ = (CheckConstraint("status IN ('pass', 'fail', 'error', 'skip', 'waived')", name="status"),)
+    __tablename__ = "scan_results"
+    __table_args__ = (
+        CheckConstraint("statuses <@ ARRAY['pass', 'fail', 'error', 'skip', 'waived']::text[]", name="statuses"),
+        CheckConstraint(
+            "cardinality(rule_ids) = cardinality(check_ids) AND cardinality(statuses) = cardinality(check_ids)"
+            " AND cardinality(actuals) = cardinality(check_ids)"
+            " AND cardinality(exception_ids) = cardinality(check_ids)",
+            name="parallel_arrays",
+        ),
+    )
 
     scan_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("compliance_scans.id", ondelete="CASCADE"), primary_key=True
     )
+    check_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid))
+    rule_ids: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    statuses: Mapped[list[str]] = mapped_column(ARRAY(Text))
+    actuals: Mapped[list[str | None]] = mapped_column(ARRAY(Text))
+    exception_ids: Mapped[list[uuid.UUID | None]] = mapped_column(ARRAY(Uuid))
+
+
+class ScanCheckResult(Base):
+    """One check's outcome in one scan: a read-only view that unnests `scan_results` (migration 0007)."""
+
+    __tablename__ = "scan_check_results"
+    __table_args__ = {"info": {"is_view": True}}
+
+    scan_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
     check_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    rule_id: Mapped[str] = mapped_column(String(100))
-    status: Mapped[str] = mapped_column(String(8))
+    rule_id: Mapped[str] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(Text)
     actual: Mapped[str | None] = mapped_column(Text)
     exception_id: Mapped[uuid.UUID | None]
+    position: Mapped[int] = mapped_column(Integer)
 
 
 class CheckState(Base):
-    """Latest outcome of each check for each host under each policy."""
+    """Latest outcome of each check for each host under each policy, rewritten only when it changes.
+
+    `scan_id` and `updated_at` name the scan that first observed this outcome; the latest scan of the host and
+    policy is in host_policy_status. No foreign keys to organizations or scans: they cost a check per written row,
+    and deleting an organization still cascades here through its hosts.
+    """
 
     __tablename__ = "check_states"
     __table_args__ = (
@@ -87,12 +116,12 @@ class CheckState(Base):
         ForeignKey("compliance_policies.id", ondelete="CASCADE"), primary_key=True
     )
     check_id: Mapped[uuid.UUID] = mapped_column(primary_key=True)
-    org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    org_id: Mapped[uuid.UUID]
     rule_id: Mapped[str] = mapped_column(String(100))
     status: Mapped[str] = mapped_column(String(8))
     actual: Mapped[str | None] = mapped_column(Text)
     exception_id: Mapped[uuid.UUID | None]
-    scan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("compliance_scans.id", ondelete="CASCADE"), index=True)
+    scan_id: Mapped[uuid.UUID]
     updated_at: Mapped[datetime]
 
 

@@ -15,7 +15,7 @@ from models import (
     CompliancePolicy,
     ComplianceScan,
     Remediation,
-    ScanCheckResult,
+    ScanResults,
     Script,
 )
 from tests.factories import login, make_host, make_org, make_user
@@ -158,7 +158,8 @@ async def failed_scan(db, org, *, status="fail", remediation_type="script", appr
                           template_version=1, scan_type="scheduled", status="completed")
     db.add(scan)
     await db.flush()
-    db.add(ScanCheckResult(scan_id=scan.id, check_id=check.id, rule_id=check.rule_id, status=status, actual="x"))
+    db.add(ScanResults(scan_id=scan.id, check_ids=[check.id], rule_ids=[check.rule_id], statuses=[status],
+                       actuals=["x"], exception_ids=[None]))
     await db.commit()
     return scan, check
 

@@ -1,0 +1,60 @@
+"""PostgreSQL's binary COPY format for scan history rows, encoded with the per-template parts computed once.
+
+psycopg's generic dumpers handle each array element in Python; a scan's check ids and rule ids are the same for
+every scan of a template and its statuses take five values, so most of a row here is bytes already made.
+"""
+
+from __future__ import annotations
+
+import struct
+import uuid
+from collections.abc import Sequence
+
+UUID_OID, TEXT_OID = 2950, 25
+SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
+TRAILER = b"\xff\xff"
+NULL = b"\xff\xff\xff\xff"
+
+_length = struct.Struct(">i").pack
+_array_header = struct.Struct(">iiiii").pack
+_empty_array_header = struct.Struct(">iii").pack
+
+
+def array(oid: int, elements: Sequence[bytes | None]) -> bytes:
+    """A one-dimensional array in binary send format (elements already encoded, None for NULL)."""
+    if not elements:
+        return _empty_array_header(0, 0, oid)
+    has_null = any(e is None for e in elements)
+    return _array_header(1, has_null, oid, len(elements), 1) + b"".join(
+        NULL if e is None else _length(len(e)) + e for e in elements)
+
+
+def uuid_array(values: Sequence[uuid.UUID | None]) -> bytes:
+    return array(UUID_OID, [None if v is None else v.bytes for v in values])
+
+
+def text_array(values: Sequence[str | None]) -> bytes:
+    return array(TEXT_OID, [None if v is None else v.encode() for v in values])
+
+
+_STATUS_ELEMENTS = {s: _length(len(s)) + s.encode() for s in ("pass", "fail", "error", "skip", "waived")}
+
+
+def status_array(statuses: Sequence[str]) -> bytes:
+    """Statuses come from five values, so their encoded elements are looked up rather than built."""
+    if not statuses:
+        return _empty_array_header(0, 0, TEXT_OID)
+    return _array_header(1, 0, TEXT_OID, len(statuses), 1) + b"".join(_STATUS_ELEMENTS[s] for s in statuses)
+
+
+def row(*fields: bytes | None) -> bytes:
+    """One COPY tuple: field count, then each field's length and bytes (-1 for NULL)."""
+    return struct.pack(">h", len(fields)) + b"".join(
+        NULL if f is None else _length(len(f)) + f for f in fields)
+
+
+def null_array(oid: int, length: int) -> bytes:
+    """An array of `length` NULLs (a scan without waivers has no exception ids)."""
+    if not length:
+        return _empty_array_header(0, 0, oid)
+    return _array_header(1, 1, oid, length, 1) + NULL * length
