@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import orjson
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 
 
@@ -25,7 +26,9 @@ def with_database(url: str, name: str) -> str:
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
-    return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=20, pool_pre_ping=True)
+    # orjson parses the agents' result documents that recording reads back about 4x faster than json.
+    return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=20, pool_pre_ping=True,
+                               json_deserializer=orjson.loads)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:

@@ -109,6 +109,7 @@ class CheckState(Base):
     __table_args__ = (
         CheckConstraint("status IN ('pass', 'fail', 'error', 'skip', 'waived')", name="status"),
         Index("ix_check_states_org_status", "org_id", "status", "check_id"),
+        {"postgresql_with": {"fillfactor": 70}},
     )
 
     host_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("hosts.id", ondelete="CASCADE"), primary_key=True)
