@@ -31,7 +31,7 @@ from config import Settings, get_settings
 from models.db import make_engine, make_sessionmaker
 from workflows.registry import WORKFLOWS
 from workflows.scan_cycle import ScanCycleWorkflow
-from workflows.types import CycleInput
+from workflows.types import AGENT_WAITS_QUEUE_SUFFIX, CycleInput
 
 log = logging.getLogger("worker")
 SCHEDULE_ID = "compliance-scan-cycle"
@@ -51,12 +51,34 @@ def build_activities(sessionmaker, settings: Settings, client: Client) -> list:
     ]
 
 
-def build_worker(client: Client, sessionmaker, settings: Settings, **options) -> Worker:
-    return Worker(
+class Workers:
+    """The main worker (workflows and every activity) and the agent-waits worker, run together."""
+
+    def __init__(self, *workers: Worker):
+        self.workers = workers
+
+    async def __aenter__(self) -> Workers:
+        for worker in self.workers:
+            await worker.__aenter__()
+        return self
+
+    async def __aexit__(self, *exc_info) -> None:
+        for worker in reversed(self.workers):
+            await worker.__aexit__(*exc_info)
+
+
+def build_worker(client: Client, sessionmaker, settings: Settings, **options) -> Workers:
+    main = Worker(
         client, task_queue=settings.temporal_task_queue, workflows=WORKFLOWS,
         activities=build_activities(sessionmaker, settings, client),
         max_concurrent_activities=200, **options,
     )
+    # ScanBatchWorkflow schedules its per-scan await_agent_result activities on this queue (see scan_batch).
+    waits = Worker(
+        client, task_queue=settings.temporal_task_queue + AGENT_WAITS_QUEUE_SUFFIX,
+        activities=[ScanActivities(sessionmaker, settings).await_agent_result], max_concurrent_activities=200,
+    )
+    return Workers(main, waits)
 
 
 def cycle_schedule(settings: Settings) -> Schedule:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from datetime import UTC, datetime
 
@@ -25,10 +26,56 @@ from workflows.types import (
 )
 
 
+class TokenRegistrar:
+    """Hangs activity task tokens on their agent jobs, many per transaction.
+
+    A tick starts tens of thousands of agent waits within seconds; one transaction (and WAL flush) each made the
+    worker and the database the bottleneck. Registrations arriving within `window` seconds share one UPDATE, and
+    each caller still returns only after its own token is committed.
+    """
+
+    def __init__(self, sessionmaker: async_sessionmaker, window: float = 0.02):
+        self.sessionmaker = sessionmaker
+        self.window = window
+        self._pending: list[tuple[uuid.UUID, bytes, asyncio.Future]] = []
+        self._flush: asyncio.Task | None = None
+
+    async def register(self, job_id: uuid.UUID, token: bytes) -> str | None:
+        """The job's status once the token is stored, or None when the job does not exist."""
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((job_id, token, future))
+        if self._flush is None:
+            self._flush = asyncio.create_task(self._flush_after_window())
+        return await future
+
+    async def _flush_after_window(self) -> None:
+        await asyncio.sleep(self.window)
+        batch, self._pending, self._flush = self._pending, [], None
+        batch.sort(key=lambda item: item[0])  # one lock order for every flush
+        try:
+            async with self.sessionmaker() as session, session.begin():
+                rows = await session.execute(text("""
+                    UPDATE agent_jobs j SET task_token = n.token, updated_at = now()
+                    FROM unnest(CAST(:ids AS uuid[]), CAST(:tokens AS bytea[])) AS n(id, token)
+                    WHERE j.id = n.id
+                    RETURNING j.id, j.status
+                """), {"ids": [job_id for job_id, _, _ in batch], "tokens": [token for _, token, _ in batch]})
+                statuses = dict(rows.all())
+        except Exception as exc:  # every waiting activity fails and is retried by Temporal
+            for _, _, future in batch:
+                if not future.done():
+                    future.set_exception(exc)
+            return
+        for job_id, _, future in batch:
+            if not future.done():
+                future.set_result(statuses.get(job_id))
+
+
 class ScanActivities:
     def __init__(self, sessionmaker: async_sessionmaker, settings: Settings):
         self.sessionmaker = sessionmaker
         self.settings = settings
+        self.tokens = TokenRegistrar(sessionmaker)
 
     @activity.defn(name="open_scan_batch")
     async def open_scan_batch(self, params: OpenBatchInput) -> OpenedBatch:
@@ -39,11 +86,7 @@ class ScanActivities:
     @activity.defn(name="await_agent_result")
     async def await_agent_result(self, params: AwaitJobInput) -> JobDone:
         """Hang the task token on the job; the API completes this activity when the agent answers."""
-        token = activity.info().task_token
-        async with self.sessionmaker() as session, session.begin():
-            status = await session.scalar(text("""
-                UPDATE agent_jobs SET task_token = :token, updated_at = now() WHERE id = :id RETURNING status
-            """), {"token": token, "id": uuid.UUID(params.job_id)})
+        status = await self.tokens.register(uuid.UUID(params.job_id), activity.info().task_token)
         if status is None:
             raise ApplicationError(f"job {params.job_id} does not exist", type="JobClosed", non_retryable=True)
         if status == "completed":

@@ -72,6 +72,9 @@ class OpenedBatch:
     scans: list[ScanRef]
 
 
+AGENT_WAITS_QUEUE_SUFFIX = "-agent-waits"  # task queue of await_agent_result: the main queue's name + this
+
+
 @dataclass
 class AwaitJobInput:
     job_id: str
