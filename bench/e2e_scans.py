@@ -2,7 +2,7 @@
 N hosts long-polling the API, one scheduled tick. Run twice: dev server in memory, then with file persistence
 (as `make run` uses it).
 
-    .venv/bin/python -m bench.e2e_scans [--hosts 1000]
+    .venv/bin/python -m bench.e2e_scans [--hosts 1000] [--persistence memory|file|both]
 
 Prints host scans/s, time from cycle start to the last scan recorded, history events per host scan, and the
 baseline measured on the same server: N trivial one-activity workflows (workflows/s). Target: scans/s >= 2x baseline.
@@ -87,16 +87,20 @@ def report(label: str, hosts: int, r: dict) -> None:
     print(f"[{label}] ratio (target >= 2)                  {rate / r['baseline']:.2f}")
 
 
-async def run(hosts: int) -> None:
-    report("in-memory", hosts, await one_run(hosts, None))
-    with tempfile.TemporaryDirectory() as folder:
-        report("file-persistence", hosts, await one_run(hosts, Path(folder) / "temporal.db"))
+async def run(hosts: int, persistence: str) -> None:
+    if persistence in ("memory", "both"):
+        report("in-memory", hosts, await one_run(hosts, None))
+    if persistence in ("file", "both"):
+        with tempfile.TemporaryDirectory() as folder:
+            report("file-persistence", hosts, await one_run(hosts, Path(folder) / "temporal.db"))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hosts", type=int, default=1000)
-    asyncio.run(run(parser.parse_args().hosts))
+    parser.add_argument("--persistence", choices=("memory", "file", "both"), default="both")
+    args = parser.parse_args()
+    asyncio.run(run(args.hosts, args.persistence))
 
 
 if __name__ == "__main__":
