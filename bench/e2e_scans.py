@@ -50,7 +50,8 @@ async def one_run(hosts: int, db_file: Path | None) -> dict:
         secret = await seed_bench_org(sessionmaker, hosts)
         port = free_port()
         api = spawn([sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port), "--no-access-log",
-                     "--log-level", "warning", "--timeout-graceful-shutdown", "2"], settings)
+                     "--log-level", "warning", "--timeout-graceful-shutdown", "2", "--timeout-keep-alive", "75"],
+                    settings)
         worker = spawn([sys.executable, "worker.py"], settings)
         try:
             wait_for_port("127.0.0.1", port, 30, api)
@@ -69,11 +70,21 @@ async def one_run(hosts: int, db_file: Path | None) -> dict:
                 process.wait(timeout=30)
         async with sessionmaker() as session:
             completed = await session.scalar(text("SELECT count(*) FROM compliance_scans WHERE status='completed'"))
+            # Where the time went, from the jobs' creation: agents answering, then recording catching up.
+            timeline = (await session.execute(text("""
+                SELECT extract(epoch FROM percentile_cont(0.5) WITHIN GROUP (ORDER BY j.delivered_at - j.created_at)),
+                       extract(epoch FROM max(j.delivered_at - j.created_at)),
+                       extract(epoch FROM percentile_cont(0.5) WITHIN GROUP (ORDER BY j.completed_at - j.created_at)),
+                       extract(epoch FROM max(j.completed_at - j.created_at)),
+                       extract(epoch FROM percentile_cont(0.5) WITHIN GROUP (ORDER BY s.completed_at - j.created_at)),
+                       extract(epoch FROM max(s.completed_at - j.created_at))
+                FROM agent_jobs j JOIN compliance_scans s ON s.id = j.scan_id
+            """))).one()
         events = 0
         for workflow_id in [*batch_ids, "scan-cycle-e2e"]:
             events += len([e async for e in env.client.get_workflow_handle(workflow_id).fetch_history_events()])
         baseline = await trivial_workflows_per_second(env.client, hosts)
-    return {"completed": completed, "planned": result.scans_planned, "elapsed": elapsed,
+    return {"completed": completed, "planned": result.scans_planned, "elapsed": elapsed, "timeline": timeline,
             "events": events, "batches": len(batch_ids), "baseline": baseline}
 
 
@@ -82,6 +93,10 @@ def report(label: str, hosts: int, r: dict) -> None:
     print(f"[{label}] hosts {hosts}, scans completed {r['completed']} of {r['planned']} in {r['batches']} batch(es)")
     print(f"[{label}] cycle start -> last scan recorded   {r['elapsed']:.2f} s")
     print(f"[{label}] host scans/s                        {rate:.1f}")
+    delivered_p50, delivered_max, answered_p50, answered_max, recorded_p50, recorded_max = r["timeline"]
+    print(f"[{label}] from job opened: job delivered      p50 {delivered_p50:.1f} s, last {delivered_max:.1f} s")
+    print(f"[{label}] from job opened: agent answered     p50 {answered_p50:.1f} s, last {answered_max:.1f} s")
+    print(f"[{label}] from job opened: scan recorded      p50 {recorded_p50:.1f} s, last {recorded_max:.1f} s")
     print(f"[{label}] history events per host scan        {r['events'] / max(r['completed'], 1):.2f} (target <= 5)")
     print(f"[{label}] baseline trivial workflows/s        {r['baseline']:.1f}")
     print(f"[{label}] ratio (target >= 2)                  {rate / r['baseline']:.2f}")

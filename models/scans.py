@@ -26,8 +26,9 @@ class ComplianceScan(UUIDPk, Timestamps, Base):
         Index("ix_compliance_scans_host_policy_completed", "host_id", "policy_id", "completed_at",
               postgresql_where=text("status = 'completed'")),
         Index("ix_compliance_scans_org_created", "org_id", "created_at"),
-        Index("ix_compliance_scans_org_completed", "org_id", "completed_at",
+        Index("ix_compliance_scans_org_completed", "org_id", "completed_at", postgresql_include=["score"],
               postgresql_where=text("status = 'completed'")),
+        Index("ix_compliance_scans_org_completed_count", "org_id", postgresql_where=text("status = 'completed'")),
         Index("ix_compliance_scans_workflow_id", "workflow_id"),
         Index("ix_compliance_scans_policy_created", "policy_id", "created_at"),
     )
@@ -109,6 +110,8 @@ class CheckState(Base):
     __table_args__ = (
         CheckConstraint("status IN ('pass', 'fail', 'error', 'skip', 'waived')", name="status"),
         Index("ix_check_states_org_status", "org_id", "status", "check_id"),
+        Index("ix_check_states_org_failing", "org_id", "check_id", "rule_id", "host_id",
+              postgresql_where=text("status = 'fail'")),
         {"postgresql_with": {"fillfactor": 70}},
     )
 

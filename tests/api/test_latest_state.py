@@ -3,12 +3,14 @@ changed (positionally against the previous scan when the checks are the same, by
 
 from __future__ import annotations
 
+import csv
+import io
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, text
 
 from models import CheckState, ScanCheckResult
-from tests.factories import make_host, make_org
+from tests.factories import login, make_host, make_org, make_user
 from tests.scan_builders import make_policy, make_template, open_scan, record, run_scan
 
 
@@ -78,3 +80,21 @@ async def test_a_scan_recorded_after_a_newer_one_leaves_the_state_alone(db, sess
     assert len(await history(db, older)) == 5  # its history is kept all the same
     latest = await db.scalar(text("SELECT scan_id FROM host_policy_status WHERE host_id = :h"), {"h": host.id})
     assert latest == newer.scan_id
+
+
+async def test_the_export_dates_unchanged_states_by_the_latest_scan(client, db, sessionmaker):
+    org = await make_org(db)
+    user = await make_user(db, org=org, role="viewer")
+    template = await make_template(db, org, checks=4, critical=0)
+    policy = await make_policy(db, org, template)
+    host = await make_host(db, org)
+    await db.commit()
+
+    await run_scan(sessionmaker, policy, host.id, template, passed=4)
+    second = await run_scan(sessionmaker, policy, host.id, template, passed=4)  # nothing changed
+    assert {v[3] for v in (await states(db, host.id, policy.id)).values()} != {second.scan_id}
+
+    response = await client.get("/api/v1/compliance/export.csv", headers=await login(client, user.username))
+    rows = list(csv.DictReader(io.StringIO(response.text, newline="")))
+    assert len(rows) == 4
+    assert {datetime.fromisoformat(r["scanned_at"]) for r in rows} == {second.completed_at}
