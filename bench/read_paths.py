@@ -128,12 +128,12 @@ SEED_LATEST = ("""
 # The rows the export route streams, in its order: the COPY baseline reads exactly these.
 EXPORT_QUERY = """
     SELECT h.hostname, h.ip_address, cs.policy_id, p.name, t.name, t.version, cs.rule_id, c.title, c.severity,
-           cs.status, cs.actual, cs.updated_at
+           cs.status, cs.actual, hps.last_completed_at
     FROM check_states AS cs
     JOIN hosts AS h ON h.id = cs.host_id
     JOIN compliance_policies AS p ON p.id = cs.policy_id
-    JOIN compliance_scans AS s ON s.id = cs.scan_id
-    JOIN compliance_templates AS t ON t.id = s.template_id
+    JOIN host_policy_status AS hps ON hps.host_id = cs.host_id AND hps.policy_id = cs.policy_id
+    JOIN compliance_templates AS t ON t.id = hps.template_id
     JOIN compliance_checks AS c ON c.id = cs.check_id
     WHERE cs.org_id = {org}
     ORDER BY h.hostname, cs.policy_id, c.position, cs.rule_id
