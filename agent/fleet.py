@@ -11,6 +11,7 @@ import asyncio
 import hashlib
 import logging
 import random
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
@@ -89,13 +90,26 @@ class SimulatedHost:
                 self.answered += 1
 
 
+def own_connection(timeout: float = 60.0) -> httpx.AsyncClient:
+    """A client for one simulated host, as a real agent has: its own connection, not a slot in a shared pool.
+
+    httpx's pool scans every connection on each request, so one client serving a thousand long-polling hosts
+    spends its CPU there and becomes the bottleneck of the whole simulation."""
+    return httpx.AsyncClient(timeout=httpx.Timeout(timeout),
+                             limits=httpx.Limits(max_connections=2, max_keepalive_connections=2))
+
+
 class Fleet:
-    def __init__(self, http: httpx.AsyncClient, base_url: str, outcomes: Outcomes | None = None):
+    def __init__(self, http: httpx.AsyncClient, base_url: str, outcomes: Outcomes | None = None,
+                 client_per_host: Callable[[], httpx.AsyncClient] | None = None):
+        """`http` enrolls hosts (and serves them all unless `client_per_host` makes one client per host)."""
         self.http, self.base_url = http, base_url
         self.outcomes = outcomes or Outcomes()
+        self.client_per_host = client_per_host
         self.hosts: list[SimulatedHost] = []
         self._stop = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
+        self._own_clients: list[httpx.AsyncClient] = []
 
     async def enroll(self, count: int, enrollment_token: str, *, prefix: str = "fleet", os_type: str = "linux",
                      concurrency: int = 20) -> list[SimulatedHost]:
@@ -108,6 +122,9 @@ class Fleet:
                 body = await with_retries("enroll", lambda: api.enroll(enrollment_token, {
                     "hostname": hostname, "os_type": os_type, "ip_address": f"10.{index // 65536 % 256}."
                     f"{index // 256 % 256}.{index % 256}", "os_name": "SimLinux", "os_version": "1.0"}))
+            if self.client_per_host is not None:
+                api.http = self.client_per_host()
+                self._own_clients.append(api.http)
             return SimulatedHost(hostname, os_type, api, self.outcomes, host_id=body["host_id"])
 
         created = await asyncio.gather(*(one(i) for i in range(len(self.hosts), len(self.hosts) + count)))
@@ -123,6 +140,12 @@ class Fleet:
         for task in self._tasks:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def aclose(self) -> None:
+        """Stop serving and close the hosts' own clients."""
+        await self.stop()
+        await asyncio.gather(*(client.aclose() for client in self._own_clients))
+        self._own_clients.clear()
 
     @property
     def answered(self) -> int:
@@ -142,9 +165,9 @@ async def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency", type=float, default=0.0)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    limits = httpx.Limits(max_connections=args.hosts + 20, max_keepalive_connections=args.hosts + 20)
-    async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(60.0)) as http:
-        fleet = Fleet(http, args.api, Outcomes(args.fail_rate, args.error_rate, args.skip_rate, args.latency))
+    async with httpx.AsyncClient(timeout=httpx.Timeout(60.0)) as http:
+        fleet = Fleet(http, args.api, Outcomes(args.fail_rate, args.error_rate, args.skip_rate, args.latency),
+                      client_per_host=own_connection)
         await fleet.enroll(args.hosts, args.enrollment_token, prefix=args.prefix)
         log.info("%d simulated hosts enrolled; answering jobs (Ctrl-C to stop)", args.hosts)
         fleet.start()
@@ -153,7 +176,7 @@ async def main(argv: list[str] | None = None) -> None:
                 await asyncio.sleep(10)
                 log.info("answered %d jobs", fleet.answered)
         finally:
-            await fleet.stop()
+            await fleet.aclose()
 
 
 if __name__ == "__main__":

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 from sqlalchemy import text
 
-from agent.fleet import Fleet, Outcomes
+from agent.fleet import Fleet, Outcomes, own_connection
 from bench.harness import (
     ROOT,
     bench_settings,
@@ -55,15 +55,16 @@ async def one_run(hosts: int, db_file: Path | None) -> dict:
         worker = spawn([sys.executable, "worker.py"], settings)
         try:
             wait_for_port("127.0.0.1", port, 30, api)
-            limits = httpx.Limits(max_connections=hosts + 50, max_keepalive_connections=hosts + 50)
-            async with httpx.AsyncClient(limits=limits, timeout=httpx.Timeout(120.0)) as http:
-                fleet = Fleet(http, f"http://127.0.0.1:{port}", Outcomes(fail_rate=0.2, error_rate=0.01))
+            async with httpx.AsyncClient(timeout=httpx.Timeout(120.0)) as http:
+                # Each simulated host talks through its own client, as real agents do (see agent.fleet).
+                fleet = Fleet(http, f"http://127.0.0.1:{port}", Outcomes(fail_rate=0.2, error_rate=0.01),
+                              client_per_host=lambda: own_connection(120.0))
                 await fleet.enroll(hosts, secret, prefix="e2e", concurrency=50)
                 fleet.start(wait=20)
                 await asyncio.sleep(2)
                 result, batch_ids, elapsed = await run_one_tick(env.client, sessionmaker, settings.temporal_task_queue,
                                                                   "e2e")
-                await fleet.stop()
+                await fleet.aclose()
         finally:
             for process in (api, worker):
                 process.terminate()
