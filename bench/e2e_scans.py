@@ -2,7 +2,7 @@
 N hosts long-polling the API, one scheduled tick. Run twice: dev server in memory, then with file persistence
 (as `make run` uses it).
 
-    .venv/bin/python -m bench.e2e_scans [--hosts 1000] [--persistence memory|file|both]
+    .venv/bin/python -m bench.e2e_scans [--hosts 1000] [--persistence memory|file|both] [--api-workers 1]
 
 Prints host scans/s, time from cycle start to the last scan recorded, history events per host scan, and the
 baseline measured on the same server: N trivial one-activity workflows (workflows/s). Target: scans/s >= 2x baseline.
@@ -43,14 +43,15 @@ def spawn(argv: list[str], settings) -> subprocess.Popen:
     return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
-async def one_run(hosts: int, db_file: Path | None) -> dict:
+async def one_run(hosts: int, db_file: Path | None, api_workers: int = 1) -> dict:
     async with fresh_database() as (db_url, engine), dev_server(db_file) as env:
         settings = bench_settings(db_url, env)
         sessionmaker = sessionmaker_for(engine)
         secret = await seed_bench_org(sessionmaker, hosts)
         port = free_port()
         api = spawn([sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port), "--no-access-log",
-                     "--log-level", "warning", "--timeout-graceful-shutdown", "2", "--timeout-keep-alive", "75"],
+                     "--log-level", "warning", "--timeout-graceful-shutdown", "2", "--timeout-keep-alive", "75",
+                     "--workers", str(api_workers)],
                     settings)
         worker = spawn([sys.executable, "worker.py"], settings)
         try:
@@ -103,20 +104,22 @@ def report(label: str, hosts: int, r: dict) -> None:
     print(f"[{label}] ratio (target >= 2)                  {rate / r['baseline']:.2f}")
 
 
-async def run(hosts: int, persistence: str) -> None:
+async def run(hosts: int, persistence: str, api_workers: int) -> None:
+    suffix = f", {api_workers} API processes" if api_workers > 1 else ""
     if persistence in ("memory", "both"):
-        report("in-memory", hosts, await one_run(hosts, None))
+        report("in-memory" + suffix, hosts, await one_run(hosts, None, api_workers))
     if persistence in ("file", "both"):
         with tempfile.TemporaryDirectory() as folder:
-            report("file-persistence", hosts, await one_run(hosts, Path(folder) / "temporal.db"))
+            report("file-persistence" + suffix, hosts, await one_run(hosts, Path(folder) / "temporal.db", api_workers))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--hosts", type=int, default=1000)
     parser.add_argument("--persistence", choices=("memory", "file", "both"), default="both")
+    parser.add_argument("--api-workers", type=int, default=1, help="uvicorn worker processes for the API")
     args = parser.parse_args()
-    asyncio.run(run(args.hosts, args.persistence))
+    asyncio.run(run(args.hosts, args.persistence, args.api_workers))
 
 
 if __name__ == "__main__":
