@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import uuid
 from collections import OrderedDict
+from typing import Protocol
 
 from fastapi import FastAPI
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from models import AgentJob, ComplianceCheck
+from models import ComplianceCheck
 
 CACHE_SIZE = 256
 
@@ -33,7 +34,13 @@ async def template_checks(app: FastAPI, session: AsyncSession, template_id: uuid
     return checks
 
 
-async def expand_payload(app: FastAPI, session: AsyncSession, job: AgentJob) -> dict:
+class JobLike(Protocol):
+    kind: str
+    payload: dict
+
+
+async def expand_payload(app: FastAPI, session: AsyncSession, job: JobLike) -> dict:
+    """An AgentJob or any row with its kind and stored payload."""
     if job.kind != "compliance_check":
         return job.payload
     template_id = uuid.UUID(job.payload["template_id"])

@@ -2,8 +2,13 @@
 
     .venv/bin/python -m bench.api_load [--clients 50] [--seconds 60]
 
-Prints requests/s, p50/p99 latency per kind and the error count (must be 0). Baseline in the same run: the same
-clients hammering GET /healthz (the server's ceiling without database work).
+Each client is a user reading (hosts, scans, templates, policies, dashboard, report) and an enrolled agent sending
+heartbeats, polling for jobs and posting the results of the jobs it got: every agent's host has a stock of open
+compliance-check jobs (one per scan of the CIS Linux L1 template, 94 checks), seeded set-based before the run, and
+each result is validated against its job's checks and stored as in production (there is no waiting activity to
+complete, so Temporal is not in the measured path). Prints requests/s, p50/p99 latency per kind and the error
+count (must be 0). Baseline in the same run: the same clients hammering GET /healthz (the server's ceiling
+without database work).
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import time
 from collections import defaultdict
 
 import httpx
+from sqlalchemy import text
 
 from bench.harness import ROOT, bench_settings, dev_server, fresh_database, seed_bench_org, sessionmaker_for
 from stack.ports import free_port
@@ -72,6 +78,7 @@ async def run(clients: int, seconds: float) -> None:
                         "enrollment_token": secret, "hostname": f"load-{i:03d}", "os_type": "linux",
                         "ip_address": f"10.8.0.{i}"})).json()
                     agents.append({"Authorization": f"Bearer {body['agent_token']}"})
+                await stock_jobs(sessionmaker, JOBS_PER_AGENT)
                 admin = await make_admin(sessionmaker)
                 token = (await http.post(f"{base}/auth/token", data={"username": admin, "password": "load-test-pw"}))
                 user = {"Authorization": f"Bearer {token.json()['access_token']}"}
@@ -84,13 +91,25 @@ async def run(clients: int, seconds: float) -> None:
                 reads = ["/hosts?page_size=50", "/compliance/scans?page_size=50", "/compliance/templates",
                          "/compliance/dashboard", "/compliance/report?page_size=50", "/compliance/policies"]
 
+                claimed: dict[int, list[dict]] = defaultdict(list)
+
                 async def mixed(index: int):
                     started = time.perf_counter()
-                    if random.random() < 0.3:
+                    roll = random.random()
+                    if roll < 0.15:
                         response = await http.post(f"{base}/agent/heartbeat", json={}, headers=agents[index])
                         return "agent heartbeat", started, response.status_code == 200
-                    if random.random() < 0.2:
+                    if roll < 0.5 and claimed[index]:
+                        job = claimed[index].pop()
+                        body = {"results": [{"check_id": c["check_id"], "status": "pass", "actual": "compliant"}
+                                            for c in job["payload"]["checks"]]}
+                        response = await http.post(f"{base}/agent/jobs/{job['id']}/result", json=body,
+                                                   headers=agents[index])
+                        return "agent result post", started, response.status_code == 200
+                    if roll < 0.5:
                         response = await http.get(f"{base}/agent/jobs", headers=agents[index])
+                        if response.status_code == 200:
+                            claimed[index].extend(response.json())
                         return "agent poll", started, response.status_code == 200
                     path = random.choice(reads)
                     response = await http.get(base + path, headers=user)
@@ -107,6 +126,32 @@ async def run(clients: int, seconds: float) -> None:
     for kind, values in sorted(latencies.items()):
         print(f"  {kind:28s} n={len(values):6d}  p50 {percentile(values, 0.5):6.1f} ms  "
               f"p99 {percentile(values, 0.99):6.1f} ms")
+
+
+JOBS_PER_AGENT = 400
+
+
+async def stock_jobs(sessionmaker, per_host: int) -> None:
+    """Completed scans with an open check job each for every enrolled host: results to post for the whole run."""
+    async with sessionmaker() as session, session.begin():
+        await session.execute(text("""
+            WITH scans AS (
+                INSERT INTO compliance_scans (id, org_id, host_id, policy_id, template_id, template_version,
+                                              scan_type, status, workflow_id, result_data, total, passed, failed,
+                                              errors, skipped, waived, created_at, updated_at)
+                SELECT gen_random_uuid(), h.org_id, h.id, p.id, p.template_id, 1, 'on_demand', 'completed',
+                       'bench-api-load', '{}', 0, 0, 0, 0, 0, 0, now(), now()
+                FROM hosts h JOIN compliance_policies p ON p.org_id = h.org_id
+                CROSS JOIN generate_series(1, :per_host)
+                RETURNING id, org_id, host_id, template_id
+            )
+            INSERT INTO agent_jobs (id, org_id, host_id, kind, payload, status, scan_id, late, completion_pending,
+                                    created_at, updated_at)
+            SELECT gen_random_uuid(), org_id, host_id, 'compliance_check',
+                   jsonb_build_object('scan_id', id, 'template_id', template_id), 'pending', id, false, false,
+                   now(), now()
+            FROM scans
+        """), {"per_host": per_host})
 
 
 async def make_admin(sessionmaker) -> str:

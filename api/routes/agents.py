@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
-from sqlalchemy import or_, select, text, update
+from sqlalchemy import select, text, update
 from temporalio.service import RPCError, RPCStatusCode
 
 from api.audit import audit
@@ -102,20 +102,25 @@ async def heartbeat(agent: AgentDep, request: Request, body: HeartbeatRequest | 
 
 
 async def _claim_jobs(request: Request, host_id: uuid.UUID) -> list[JobOut]:
+    """Mark this host's pending (or long-undelivered) jobs delivered and return them, in one statement: every
+    agent long-polls, so this runs for each poll of each host."""
     now = datetime.now(UTC)
     async with request.app.state.sessionmaker() as session, session.begin():
-        jobs = list(await session.scalars(
-            select(AgentJob).where(
-                AgentJob.host_id == host_id,
-                or_(AgentJob.status == "pending",
-                    (AgentJob.status == "delivered") & (AgentJob.delivered_at < now - REDELIVER_AFTER)),
-            ).order_by(AgentJob.created_at).limit(20).with_for_update(skip_locked=True)
-        ))
-        for job in jobs:
-            job.status, job.delivered_at = "delivered", now
-        if jobs:
-            await session.execute(update(Host).where(Host.id == host_id).values(last_seen=now))
-        return [JobOut(id=j.id, kind=j.kind, payload=await expand_payload(request.app, session, j)) for j in jobs]
+        jobs = (await session.execute(text("""
+            UPDATE agent_jobs j SET status = 'delivered', delivered_at = :now, updated_at = :now
+            FROM (SELECT id FROM agent_jobs
+                  WHERE host_id = :host
+                    AND (status = 'pending' OR (status = 'delivered' AND delivered_at < :stale))
+                  ORDER BY created_at LIMIT 20
+                  FOR UPDATE SKIP LOCKED) AS claimed
+            WHERE j.id = claimed.id
+            RETURNING j.id, j.kind, j.payload, j.created_at
+        """), {"host": host_id, "now": now, "stale": now - REDELIVER_AFTER})).all()
+        if not jobs:
+            return []
+        await session.execute(update(Host).where(Host.id == host_id).values(last_seen=now))
+        return [JobOut(id=j.id, kind=j.kind, payload=await expand_payload(request.app, session, j))
+                for j in sorted(jobs, key=lambda j: j.created_at)]
 
 
 @router.get("/jobs", response_model=list[JobOut])
