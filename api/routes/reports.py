@@ -76,9 +76,11 @@ async def framework_scores(session, scope) -> list[FrameworkScore]:
 
 async def failing_checks(session, scope, limit: int) -> list[FailingCheck]:
     # Count first, then look up titles: the count reads only the index of failing states, and a check's title
-    # and severity follow from its id, so grouping by them as well would only make every group wider.
+    # and severity follow from its id, so grouping by them as well would only make every group wider. Rows are
+    # hosts: a host is under exactly one policy (one per organization and OS type; a host has one of each), so
+    # (host, check) is unique among states and count(*) equals the distinct count, without a sort per check.
     failing = (
-        select(CheckState.check_id, CheckState.rule_id, func.count(distinct(CheckState.host_id)).label("hosts"))
+        select(CheckState.check_id, CheckState.rule_id, func.count().label("hosts"))
         .where(scope, CheckState.status == "fail")
         .group_by(CheckState.check_id, CheckState.rule_id)
         .subquery("failing")
