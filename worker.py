@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
 import signal
+from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from temporalio.client import (
@@ -37,8 +39,7 @@ log = logging.getLogger("worker")
 SCHEDULE_ID = "compliance-scan-cycle"
 
 
-def build_activities(sessionmaker, settings: Settings, client: Client) -> list:
-    scans = ScanActivities(sessionmaker, settings)
+def build_activities(sessionmaker, settings: Settings, client: Client, scans: ScanActivities) -> list:
     planning = PlanningActivities(sessionmaker, settings, client)
     webhooks = WebhookActivities(sessionmaker, settings)
     exceptions = ExceptionActivities(sessionmaker)
@@ -51,34 +52,26 @@ def build_activities(sessionmaker, settings: Settings, client: Client) -> list:
     ]
 
 
-class Workers:
-    """The main worker (workflows and every activity) and the agent-waits worker, run together."""
-
-    def __init__(self, *workers: Worker):
-        self.workers = workers
-
-    async def __aenter__(self) -> Workers:
-        for worker in self.workers:
-            await worker.__aenter__()
-        return self
-
-    async def __aexit__(self, *exc_info) -> None:
-        for worker in reversed(self.workers):
-            await worker.__aexit__(*exc_info)
-
-
-def build_worker(client: Client, sessionmaker, settings: Settings, **options) -> Workers:
+@contextlib.asynccontextmanager
+async def build_worker(client: Client, sessionmaker, settings: Settings, **options) -> AsyncIterator[None]:
+    """Run the main worker (workflows and every activity) and the agent-waits worker together; a worker that
+    started is shut down again if the other fails to start."""
+    # One ScanActivities for both workers: agent waits of either queue share its task-token registrar.
+    scans = ScanActivities(sessionmaker, settings)
     main = Worker(
         client, task_queue=settings.temporal_task_queue, workflows=WORKFLOWS,
-        activities=build_activities(sessionmaker, settings, client),
+        activities=build_activities(sessionmaker, settings, client, scans),
         max_concurrent_activities=200, **options,
     )
     # ScanBatchWorkflow schedules its per-scan await_agent_result activities on this queue (see scan_batch).
     waits = Worker(
         client, task_queue=settings.temporal_task_queue + AGENT_WAITS_QUEUE_SUFFIX,
-        activities=[ScanActivities(sessionmaker, settings).await_agent_result], max_concurrent_activities=200,
+        activities=[scans.await_agent_result], max_concurrent_activities=200,
     )
-    return Workers(main, waits)
+    async with contextlib.AsyncExitStack() as running:
+        for worker in (main, waits):
+            await running.enter_async_context(worker)
+        yield
 
 
 def cycle_schedule(settings: Settings) -> Schedule:
@@ -126,10 +119,9 @@ async def main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    worker = build_worker(client, make_sessionmaker(engine), settings)
-    tune_garbage_collector()
-    log.info("worker polling task queue %r on %s", settings.temporal_task_queue, settings.temporal_address)
-    async with worker:
+    async with build_worker(client, make_sessionmaker(engine), settings):
+        tune_garbage_collector()  # once the workers exist, so their start-up objects are frozen too
+        log.info("worker polling task queue %r on %s", settings.temporal_task_queue, settings.temporal_address)
         await stop.wait()
     await engine.dispose()
 
