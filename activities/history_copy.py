@@ -24,6 +24,8 @@ def array(oid: int, elements: Sequence[bytes | None]) -> bytes:
     """A one-dimensional array in binary send format (elements already encoded, None for NULL)."""
     if not elements:
         return _empty_array_header(0, 0, oid)
+    if all(e is None for e in elements):  # e.g. a scan's exception ids when nothing was waived
+        return _array_header(1, 1, oid, len(elements), 1) + NULL * len(elements)
     has_null = any(e is None for e in elements)
     return _array_header(1, has_null, oid, len(elements), 1) + b"".join(
         NULL if e is None else _length(len(e)) + e for e in elements)
@@ -52,9 +54,3 @@ def row(*fields: bytes | None) -> bytes:
     return struct.pack(">h", len(fields)) + b"".join(
         NULL if f is None else _length(len(f)) + f for f in fields)
 
-
-def null_array(oid: int, length: int) -> bytes:
-    """An array of `length` NULLs (a scan without waivers has no exception ids)."""
-    if not length:
-        return _empty_array_header(0, 0, oid)
-    return _array_header(1, 1, oid, length, 1) + NULL * length

@@ -160,12 +160,10 @@ async def _store_history(session: AsyncSession, scored: list[ScoredScan]) -> Non
             per_template[scan.template_id] = (history_copy.uuid_array([o.check_id for o in scan.outcomes]),
                                               history_copy.text_array([o.rule_id for o in scan.outcomes]))
         check_ids, rule_ids = per_template[scan.template_id]
-        exception_ids = [o.exception_id for o in scan.outcomes]
         data.append(history_copy.row(
             scan.scan_id.bytes, check_ids, rule_ids, history_copy.status_array([o.status for o in scan.outcomes]),
             history_copy.text_array([o.actual for o in scan.outcomes]),
-            history_copy.uuid_array(exception_ids) if any(exception_ids) else history_copy.null_array(
-                history_copy.UUID_OID, len(exception_ids)),
+            history_copy.uuid_array([o.exception_id for o in scan.outcomes]),
         ))
     data.append(history_copy.TRAILER)
     connection = await (await session.connection()).get_raw_connection()
