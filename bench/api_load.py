@@ -15,19 +15,14 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import random
-import subprocess
-import sys
 import time
 from collections import defaultdict
 
 import httpx
 from sqlalchemy import text
 
-from bench.harness import ROOT, bench_settings, dev_server, fresh_database, seed_bench_org, sessionmaker_for
-from stack.ports import free_port
-from stack.temporal import wait_for_port
+from bench.harness import api_process, bench_settings, dev_server, fresh_database, seed_bench_org, sessionmaker_for
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -60,16 +55,8 @@ async def run(clients: int, seconds: float) -> None:
         settings = bench_settings(db_url, env)
         sessionmaker = sessionmaker_for(engine)
         secret = await seed_bench_org(sessionmaker, 100)
-        port = free_port()
-        process_env = dict(os.environ) | {"DATABASE_URL": db_url, "TEMPORAL_ADDRESS": settings.temporal_address,
-                                          "ENVIRONMENT": "test", "JWT_SECRET": settings.jwt_secret}
-        server = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port),
-                                   "--no-access-log", "--log-level", "warning", "--timeout-keep-alive", "75"], cwd=ROOT,
-                                  env=process_env,
-                                  stdout=subprocess.DEVNULL, stderr=open(ROOT / ".data" / "api-load.log", "wb"))
-        try:
-            wait_for_port("127.0.0.1", port, 30, server)
-            base = f"http://127.0.0.1:{port}/api/v1"
+        with api_process(settings, "api-load") as (root_url, _server):
+            base = f"{root_url}/api/v1"
             limits = httpx.Limits(max_connections=clients + 10)
             async with httpx.AsyncClient(limits=limits, timeout=30) as http:
                 agents = []
@@ -85,7 +72,7 @@ async def run(clients: int, seconds: float) -> None:
 
                 async def health(index: int):
                     started = time.perf_counter()
-                    response = await http.get(f"http://127.0.0.1:{port}/healthz")
+                    response = await http.get(f"{root_url}/healthz")
                     return "healthz", started, response.status_code == 200
 
                 reads = ["/hosts?page_size=50", "/compliance/scans?page_size=50", "/compliance/templates",
@@ -117,9 +104,6 @@ async def run(clients: int, seconds: float) -> None:
 
                 baseline, baseline_total, _ = await hammer(clients, min(seconds, 15), health)
                 latencies, total, errors = await hammer(clients, seconds, mixed)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
     print(f"baseline GET /healthz          {baseline_total / min(seconds, 15):8.1f} req/s  "
           f"p99 {percentile(baseline['healthz'], 0.99):6.1f} ms")
     print(f"mixed load ({clients} clients, {seconds:.0f} s)  {total / seconds:8.1f} req/s  errors {errors}")

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -23,24 +21,16 @@ from sqlalchemy import text
 
 from agent.fleet import Fleet, Outcomes, own_connection
 from bench.harness import (
-    ROOT,
+    api_process,
     bench_settings,
     dev_server,
     fresh_database,
     run_one_tick,
     seed_bench_org,
     sessionmaker_for,
+    spawn,
 )
 from bench.trivial import trivial_workflows_per_second
-from stack.ports import free_port
-from stack.temporal import wait_for_port
-
-
-def spawn(argv: list[str], settings) -> subprocess.Popen:
-    env = dict(os.environ) | {"DATABASE_URL": settings.database_url, "TEMPORAL_ADDRESS": settings.temporal_address,
-                              "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue, "ENVIRONMENT": "test",
-                              "JWT_SECRET": settings.jwt_secret, "TEMPORAL_SCHEDULE_ENABLED": "false"}
-    return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 async def one_run(hosts: int, db_file: Path | None, api_workers: int = 1) -> dict:
@@ -48,28 +38,23 @@ async def one_run(hosts: int, db_file: Path | None, api_workers: int = 1) -> dic
         settings = bench_settings(db_url, env)
         sessionmaker = sessionmaker_for(engine)
         secret = await seed_bench_org(sessionmaker, hosts)
-        port = free_port()
-        api = spawn([sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port), "--no-access-log",
-                     "--log-level", "warning", "--timeout-graceful-shutdown", "2", "--timeout-keep-alive", "75",
-                     "--workers", str(api_workers)],
-                    settings)
-        worker = spawn([sys.executable, "worker.py"], settings)
-        try:
-            wait_for_port("127.0.0.1", port, 30, api)
-            async with httpx.AsyncClient(timeout=httpx.Timeout(120.0)) as http:
-                # Each simulated host talks through its own client, as real agents do (see agent.fleet).
-                fleet = Fleet(http, f"http://127.0.0.1:{port}", Outcomes(fail_rate=0.2, error_rate=0.01),
-                              client_per_host=lambda: own_connection(120.0))
-                await fleet.enroll(hosts, secret, prefix="e2e", concurrency=50)
-                fleet.start(wait=20)
-                await asyncio.sleep(2)
-                result, batch_ids, elapsed = await run_one_tick(env.client, sessionmaker, settings.temporal_task_queue,
-                                                                  "e2e")
-                await fleet.aclose()
-        finally:
-            for process in (api, worker):
-                process.terminate()
-                process.wait(timeout=30)
+        with api_process(settings, "e2e-api", "--timeout-graceful-shutdown", "2",
+                         "--workers", str(api_workers)) as (base_url, _server):
+            worker = spawn([sys.executable, "worker.py"], settings, "e2e-worker")
+            try:
+                async with httpx.AsyncClient(timeout=httpx.Timeout(120.0)) as http:
+                    # Each simulated host talks through its own client, as real agents do (see agent.fleet).
+                    fleet = Fleet(http, base_url, Outcomes(fail_rate=0.2, error_rate=0.01),
+                                  client_per_host=lambda: own_connection(120.0))
+                    await fleet.enroll(hosts, secret, prefix="e2e", concurrency=50)
+                    fleet.start(wait=20)
+                    await asyncio.sleep(2)
+                    result, batch_ids, elapsed = await run_one_tick(env.client, sessionmaker,
+                                                                      settings.temporal_task_queue, "e2e")
+                    await fleet.aclose()
+            finally:
+                worker.terminate()
+                worker.wait(timeout=30)
         async with sessionmaker() as session:
             completed = await session.scalar(text("SELECT count(*) FROM compliance_scans WHERE status='completed'"))
             # Where the time went, from the jobs' creation: agents answering, then recording catching up.

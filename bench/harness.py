@@ -5,9 +5,12 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import uuid
-from contextlib import asynccontextmanager
+from collections.abc import Iterator
+from contextlib import asynccontextmanager, contextmanager
 from pathlib import Path
 
 import httpx
@@ -18,9 +21,10 @@ from temporalio.testing import WorkflowEnvironment
 
 from config import Settings
 from models.db import libpq_url, make_engine, make_sessionmaker, with_database
+from stack.ports import free_port
 from stack.postgres import EmbeddedPostgres
 from stack.seed import seed_system_content
-from stack.temporal import binary
+from stack.temporal import binary, wait_for_port
 from workflows.search_attributes import ALL
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -86,6 +90,35 @@ async def api_client(settings: Settings, connections: int = 100):
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://bench", timeout=120) as client:
             yield client
+
+
+def service_env(settings: Settings) -> dict[str, str]:
+    """The environment of an API or worker process started by a benchmark: the settings' database, Temporal
+    server, task queue and secret, and no schedule of its own."""
+    return dict(os.environ) | {"DATABASE_URL": settings.database_url, "TEMPORAL_ADDRESS": settings.temporal_address,
+                               "TEMPORAL_TASK_QUEUE": settings.temporal_task_queue, "ENVIRONMENT": "test",
+                               "JWT_SECRET": settings.jwt_secret, "TEMPORAL_SCHEDULE_ENABLED": "false"}
+
+
+def spawn(argv: list[str], settings: Settings, log_name: str) -> subprocess.Popen:
+    """A service process in the project root; its stderr goes to .data/<log_name>.log."""
+    (ROOT / ".data").mkdir(exist_ok=True)
+    with open(ROOT / ".data" / f"{log_name}.log", "wb") as log:
+        return subprocess.Popen(argv, cwd=ROOT, env=service_env(settings), stdout=subprocess.DEVNULL, stderr=log)
+
+
+@contextmanager
+def api_process(settings: Settings, log_name: str, *uvicorn_args: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """The API under uvicorn in its own process, as deployed; yields its base URL and the process."""
+    port = free_port()
+    server = spawn([sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port), "--no-access-log",
+                    "--log-level", "warning", "--timeout-keep-alive", "75", *uvicorn_args], settings, log_name)
+    try:
+        wait_for_port("127.0.0.1", port, 30, server)
+        yield f"http://127.0.0.1:{port}", server
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def sessionmaker_for(engine):

@@ -24,9 +24,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import subprocess
-import sys
 import time
 import uuid
 from pathlib import Path
@@ -37,10 +34,10 @@ from psycopg import sql
 
 from api.routes.reports import TREND_DAYS
 from bench.api_load import percentile
-from bench.harness import ROOT, fresh_database, sessionmaker_for
+from bench.harness import api_process, fresh_database, sessionmaker_for
+from config import Settings
 from models.db import libpq_url
 from stack.ports import free_port
-from stack.temporal import wait_for_port
 
 WARM_UPS = 3
 LATENCY_TARGET_MS = 200
@@ -196,13 +193,10 @@ async def make_viewer(sessionmaker, orgs: list[uuid.UUID]) -> None:
         session.add_all([Membership(user_id=user.id, org_id=org, role="viewer") for org in orgs])
 
 
-def start_api(db_url: str, port: int) -> subprocess.Popen:
-    env = dict(os.environ) | {"DATABASE_URL": db_url, "ENVIRONMENT": "test", "JWT_SECRET": "bench-" + "x" * 40,
-                              "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}"}
-    (ROOT / ".data").mkdir(exist_ok=True)
-    return subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port), "--no-access-log",
-                             "--log-level", "warning", "--timeout-keep-alive", "75"], cwd=ROOT, env=env,
-                            stdout=subprocess.DEVNULL, stderr=open(ROOT / ".data" / "read-paths.log", "wb"))
+def api_settings(db_url: str) -> Settings:
+    """The API needs no Temporal server for these routes: an address where none listens will do."""
+    return Settings(database_url=db_url, environment="test", jwt_secret="bench-" + "x" * 40,
+                    temporal_address=f"127.0.0.1:{free_port()}")
 
 
 async def latencies(http: httpx.AsyncClient, url: str, requests: int, headers: dict | None = None) -> list[float]:
@@ -323,15 +317,9 @@ async def run(hosts: int, checks: int, days: int, requests: int) -> None:
         print(f"seeded {hosts:,} + {small_hosts:,} hosts x {checks} checks of latest state and {days} days of scans "
               f"in {time.perf_counter() - started:.1f} s (including VACUUM ANALYZE)", flush=True)
         await make_viewer(sessionmaker_for(engine), list(orgs.values()))
-        port = free_port()
-        server = start_api(db_url, port)
-        try:
-            wait_for_port("127.0.0.1", port, 30, server)
+        with api_process(api_settings(db_url), "read-paths") as (base_url, server):
             async with httpx.AsyncClient(timeout=600) as http:
-                exports = await measure(http, f"http://127.0.0.1:{port}", orgs, server.pid, hosts, days, requests)
-        finally:
-            server.terminate()
-            server.wait(timeout=30)
+                exports = await measure(http, base_url, orgs, server.pid, hosts, days, requests)
         for name, org in orgs.items():
             if exports[name]["rows"] != (expected := row_count(db_url, org)):
                 raise RuntimeError(f"the {name} export streamed {exports[name]['rows']} rows, not {expected}")
