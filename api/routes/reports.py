@@ -29,6 +29,7 @@ from api.schemas.monitoring import (
     TrendsOut,
     TrendSummary,
 )
+from domain.csv_safety import escape_row
 from domain.scoring import round_points
 from models import (
     CheckState,
@@ -256,7 +257,7 @@ async def export_csv(request: Request, principal: CurrentUser, org_id: uuid.UUID
             connection = await session.connection()
             result = await connection.stream(stmt)
             async for batch in result.partitions():
-                writer.writerows((*row[:11], row[11].isoformat()) for row in batch)
+                writer.writerows(escape_row((*row[:11], row[11].isoformat())) for row in batch)
                 yield buffer.getvalue()
                 buffer.seek(0)
                 buffer.truncate()
