@@ -8,45 +8,32 @@ import gc
 import logging
 import signal
 from collections.abc import AsyncIterator
-from datetime import timedelta
 
-from temporalio.client import (
-    Client,
-    Schedule,
-    ScheduleActionStartWorkflow,
-    ScheduleAlreadyRunningError,
-    ScheduleIntervalSpec,
-    ScheduleOverlapPolicy,
-    SchedulePolicy,
-    ScheduleSpec,
-    ScheduleUpdate,
-    ScheduleUpdateInput,
-)
+from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.exceptions import ExceptionActivities
-from activities.planning import PlanningActivities
 from activities.remediation import RemediationActivities
+from activities.scan_cycle import ScanCycleActivities
 from activities.scans import ScanActivities
 from activities.webhooks import WebhookActivities
 from config import Settings, get_settings
 from models.db import make_engine, make_sessionmaker
+from orchestration import ids
+from orchestration.gateway import TemporalGateway
 from workflows.registry import WORKFLOWS
-from workflows.scan_cycle import ScanCycleWorkflow
-from workflows.types import AGENT_WAITS_QUEUE_SUFFIX, CycleInput
 
 log = logging.getLogger("worker")
-SCHEDULE_ID = "compliance-scan-cycle"
 
 
-def build_activities(sessionmaker, settings: Settings, client: Client, scans: ScanActivities) -> list:
-    planning = PlanningActivities(sessionmaker, settings, client)
+def build_activities(sessionmaker, settings: Settings, gateway: TemporalGateway, scans: ScanActivities) -> list:
+    cycle = ScanCycleActivities(sessionmaker, settings, gateway)
     webhooks = WebhookActivities(sessionmaker, settings)
     exceptions = ExceptionActivities(sessionmaker)
     return [
         scans.open_scan_batch, scans.await_agent_result, scans.record_scan_results,
-        planning.plan_scan_cycle, planning.sweep_stranded_work, planning.resignal_decided_changes,
-        *RemediationActivities(sessionmaker, settings).all(),
+        cycle.plan_scan_cycle, cycle.sweep_stranded_work,
+        *RemediationActivities(sessionmaker, settings, gateway).all(),
         webhooks.webhook_targets, webhooks.deliver_webhook,
         exceptions.expire_exception, exceptions.expire_overdue_exceptions,
     ]
@@ -56,46 +43,23 @@ def build_activities(sessionmaker, settings: Settings, client: Client, scans: Sc
 async def build_worker(client: Client, sessionmaker, settings: Settings, **options) -> AsyncIterator[None]:
     """Run the main worker (workflows and every activity) and the agent-waits worker together; a worker that
     started is shut down again if the other fails to start."""
+    gateway = TemporalGateway(settings, client)
     # One ScanActivities for both workers: agent waits of either queue share its task-token registrar.
-    scans = ScanActivities(sessionmaker, settings)
+    scans = ScanActivities(sessionmaker, settings, gateway)
     main = Worker(
         client, task_queue=settings.temporal_task_queue, workflows=WORKFLOWS,
-        activities=build_activities(sessionmaker, settings, client, scans),
+        activities=build_activities(sessionmaker, settings, gateway, scans),
         max_concurrent_activities=200, **options,
     )
     # ScanBatchWorkflow schedules its per-scan await_agent_result activities on this queue (see scan_batch).
     waits = Worker(
-        client, task_queue=settings.temporal_task_queue + AGENT_WAITS_QUEUE_SUFFIX,
+        client, task_queue=ids.agent_waits_queue(settings.temporal_task_queue),
         activities=[scans.await_agent_result], max_concurrent_activities=200,
     )
     async with contextlib.AsyncExitStack() as running:
         for worker in (main, waits):
             await running.enter_async_context(worker)
         yield
-
-
-def cycle_schedule(settings: Settings) -> Schedule:
-    return Schedule(
-        action=ScheduleActionStartWorkflow(
-            ScanCycleWorkflow.run, CycleInput(agent_timeout_seconds=settings.agent_result_timeout_seconds),
-            id="scan-cycle", task_queue=settings.temporal_task_queue,
-            static_summary="Plan due hosts and start scan batches",
-        ),
-        spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(minutes=settings.scan_cycle_minutes))]),
-        policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(minutes=15)),
-    )
-
-
-async def ensure_schedule(client: Client, settings: Settings) -> None:
-    """Create the scan-cycle schedule, or bring an existing one up to date (safe on every start)."""
-    schedule = cycle_schedule(settings)
-    try:
-        await client.create_schedule(SCHEDULE_ID, schedule)
-    except ScheduleAlreadyRunningError:
-        async def replace(_: ScheduleUpdateInput) -> ScheduleUpdate:
-            return ScheduleUpdate(schedule=schedule)
-
-        await client.get_schedule_handle(SCHEDULE_ID).update(replace)
 
 
 def tune_garbage_collector() -> None:
@@ -114,7 +78,7 @@ async def main() -> None:
     client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
     engine = make_engine(settings.database_url)
     if settings.temporal_schedule_enabled:
-        await ensure_schedule(client, settings)
+        await TemporalGateway(settings, client).ensure_scan_cycle_schedule()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -11,37 +12,47 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.remediation_store import (
-    FINISHED,
-    as_uuid,
-    change_of,
-    ensure_change_record,
-    load_context,
-    needs_approval,
-    show_on_scan,
-    truncate,
-)
-from activities.scan_store import JOBS_CHANNEL, host_template, open_single_scan
 from config import Settings
+from domain.remediation import FINISHED
 from models import AgentJob, AutomationWorkflow, ComplianceScan, Organization, Remediation, Script
-from workflows.remediation_types import (
+from orchestration import ids
+from orchestration.gateway import TemporalGateway
+from orchestration.types import (
     AutomationStep,
     BeginInput,
     BeginResult,
     ClosedRemediation,
     CloseInput,
+    Decision,
     DispatchInput,
     JobOutcomeInput,
     OutcomeInput,
     PreparedRemediation,
     RemediationInput,
     RemediationRef,
+    ResignalResult,
     StepOutcome,
     VerifyScan,
 )
+from services.remediation import (
+    as_uuid,
+    change_of,
+    decided_but_waiting,
+    ensure_change_record,
+    load_context,
+    needs_approval,
+    never_started,
+    start_of,
+    truncate,
+)
+from services.scans import JOBS_CHANNEL, host_template, open_single_scan
 
+log = logging.getLogger(__name__)
 PAUSED_REASON = "automation_paused"
 PAUSED_CHANGE_REASON = "not implemented: automation was paused for the organization after approval"
+SIGNAL_GRACE = timedelta(minutes=1)
+STRANDED_AFTER = timedelta(minutes=2)
+SAFETY_NET_LIMIT = 500
 
 
 def _missing(remediation_id: str) -> ApplicationError:
@@ -50,9 +61,10 @@ def _missing(remediation_id: str) -> ApplicationError:
 
 
 class RemediationActivities:
-    def __init__(self, sessionmaker: async_sessionmaker, settings: Settings):
+    def __init__(self, sessionmaker: async_sessionmaker, settings: Settings, gateway: TemporalGateway):
         self.sessionmaker = sessionmaker
         self.settings = settings
+        self.gateway = gateway
 
     @activity.defn(name="prepare_remediation")
     async def prepare_remediation(self, params: RemediationInput) -> PreparedRemediation:
@@ -76,7 +88,6 @@ class RemediationActivities:
             )
             if check.remediation_type not in ("script", "workflow"):
                 rem.status, rem.reason = "skipped", f"remediation_type {check.remediation_type}"
-                await show_on_scan(session, rem)
                 return PreparedRemediation(finished=True, status=rem.status, reason=rem.reason)
             if check.remediation_type == "workflow":
                 workflow = await session.get(AutomationWorkflow, check.workflow_id)
@@ -89,7 +100,6 @@ class RemediationActivities:
                     prepared.decision, prepared.reason = change.status, change.reason
                     prepared.decided_by = str(change.decided_by) if change.decided_by else None
                 rem.status = "pending_approval"
-                await show_on_scan(session, rem, change)
             return prepared
 
     @activity.defn(name="close_remediation")
@@ -114,7 +124,6 @@ class RemediationActivities:
                     status, reason = "rejected", change.reason
             if rem.status not in FINISHED:
                 rem.status, rem.reason = status, reason or ("approval timed out" if status == "expired" else None)
-            await show_on_scan(session, rem, change)
             return ClosedRemediation(rem.status, reason=rem.reason)
 
     @activity.defn(name="begin_remediation")
@@ -134,14 +143,12 @@ class RemediationActivities:
                 rem.status, rem.reason = "skipped", PAUSED_REASON
                 if change is not None and change.status in ("pending_approval", "approved"):
                     change.status, change.reason = "failed", PAUSED_CHANGE_REASON
-                await show_on_scan(session, rem, change)
                 return BeginResult(proceed=False, reason=PAUSED_REASON)
             rem.status = "implementing"
             if change is not None:
                 if change.status == "pending_approval":  # approved by a signal that bypassed the API
                     change.decided_by, change.decided_at = as_uuid(params.decided_by), datetime.now(UTC)
                 change.status = "implementing"
-            await show_on_scan(session, rem, change)
             return BeginResult(proceed=True)
 
     @activity.defn(name="dispatch_remediation_job")
@@ -197,7 +204,6 @@ class RemediationActivities:
                            "finished_at": datetime.now(UTC).isoformat()}
             if change is not None and change.status == "implementing":
                 change.status = rem.status
-            await show_on_scan(session, rem, change)
 
     @activity.defn(name="open_verify_scan")
     async def open_verify_scan(self, params: RemediationRef) -> VerifyScan:
@@ -218,11 +224,34 @@ class RemediationActivities:
                 if not created:
                     raise ApplicationError("another scan is running on the host", type="HostBusy")
                 rem.verify_scan_id = scan.id
-                await show_on_scan(session, rem, await change_of(session, rem.id))
             return VerifyScan(scan_id=str(scan.id), workflow_id=scan.workflow_id, org_id=str(scan.org_id),
                               policy_id=str(scan.policy_id), host_id=str(scan.host_id))
+
+    @activity.defn(name="resignal_decided_changes")
+    async def resignal_decided_changes(self) -> ResignalResult:
+        """Safety net of the scan cycle: decisions stored by the API whose signal never reached the waiting
+        workflow are signalled again, and remediations whose workflow never started are started."""
+        now = datetime.now(UTC)
+        async with self.sessionmaker() as session:
+            decided = await decided_but_waiting(session, now - SIGNAL_GRACE, SAFETY_NET_LIMIT)
+            stranded = await never_started(session, now - STRANDED_AFTER, SAFETY_NET_LIMIT)
+        resignaled = 0
+        for change, rem in decided:
+            decision = Decision(decided_by=str(change.decided_by) if change.decided_by else None, reason=change.reason)
+            workflow_id = rem.workflow_id or ids.remediation(rem.scan_id, rem.check_id)
+            if await self.gateway.signal_change_decision(workflow_id, change.status == "approved", decision):
+                resignaled += 1
+            else:
+                # Never started, or ended without closing the remediation: a new run reads the decision from the DB.
+                log.warning("change %s is %s but workflow %s is not running; starting it", change.id, change.status,
+                            workflow_id)
+                stranded.append(rem)
+        for rem in stranded:
+            await self.gateway.start_remediation(start_of(rem), rem.trigger,
+                                                 f"Remediate {rem.rule_id} (restarted by the scan cycle)")
+        return ResignalResult(resignaled=resignaled, restarted=len(stranded))
 
     def all(self) -> list:
         return [self.prepare_remediation, self.close_remediation, self.begin_remediation,
                 self.dispatch_remediation_job, self.remediation_job_outcome, self.record_remediation_outcome,
-                self.open_verify_scan]
+                self.open_verify_scan, self.resignal_decided_changes]

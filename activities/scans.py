@@ -11,19 +11,11 @@ from sqlalchemy.ext.asyncio import async_sessionmaker
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
-from activities.post_scan import after_recording
-from activities.recording import mark_timed_out, record_completed_scans
-from activities.scan_store import open_jobs
 from config import Settings
-from workflows.types import (
-    AwaitJobInput,
-    JobDone,
-    OpenBatchInput,
-    OpenedBatch,
-    RecordInput,
-    RecordOutcome,
-    ScanRef,
-)
+from orchestration.gateway import TemporalGateway
+from orchestration.types import AwaitJobInput, JobDone, OpenBatchInput, OpenedBatch, RecordInput, RecordOutcome
+from services import webhooks
+from services.scans import open_jobs, record_batch
 
 
 class TokenRegistrar:
@@ -72,16 +64,18 @@ class TokenRegistrar:
 
 
 class ScanActivities:
-    def __init__(self, sessionmaker: async_sessionmaker, settings: Settings):
+    def __init__(self, sessionmaker: async_sessionmaker, settings: Settings, gateway: TemporalGateway | None = None):
         self.sessionmaker = sessionmaker
         self.settings = settings
+        self.gateway = gateway  # None: nothing is sent to webhooks (recording driven directly, in tests)
         self.tokens = TokenRegistrar(sessionmaker)
 
     @activity.defn(name="open_scan_batch")
     async def open_scan_batch(self, params: OpenBatchInput) -> OpenedBatch:
         async with self.sessionmaker() as session, session.begin():
             refs = await open_jobs(session, params.batch_id)
-        return OpenedBatch(scans=[ScanRef(scan_id=str(s), job_id=str(j), host_id=str(h)) for s, j, h in refs])
+        return OpenedBatch(scan_ids=[str(scan_id) for scan_id, _, _ in refs],
+                           job_ids=[str(job_id) for _, job_id, _ in refs])
 
     @activity.defn(name="await_agent_result")
     async def await_agent_result(self, params: AwaitJobInput) -> JobDone:
@@ -97,11 +91,22 @@ class ScanActivities:
 
     @activity.defn(name="record_scan_results")
     async def record_scan_results(self, params: RecordInput) -> RecordOutcome:
-        now = datetime.now(UTC)
+        """Score and store a micro-batch, raise its notifications, alerts and incidents, and plan its
+        remediations, in one transaction.
+
+        Webhook deliveries start inside that transaction, keyed by deterministic event ids: a crash after the
+        commit cannot lose one, and a retried recording joins the workflows the first attempt started.
+        """
         async with self.sessionmaker() as session, session.begin():
-            scored, checks = await record_completed_scans(
-                session, [uuid.UUID(i) for i in params.completed_scan_ids], now
-            )
-            timed_out = await mark_timed_out(session, [uuid.UUID(i) for i in params.timed_out_scan_ids])
-            remediations = await after_recording(session, scored, checks, now)
-        return RecordOutcome(recorded=len(scored), timed_out=timed_out, remediations=remediations)
+            batch = await record_batch(session, [uuid.UUID(i) for i in params.completed_scan_ids],
+                                       [uuid.UUID(i) for i in params.timed_out_scan_ids], datetime.now(UTC))
+            await self._start_deliveries(session, batch.events)
+        return RecordOutcome(recorded=len(batch.scored), timed_out=batch.timed_out, remediations=batch.remediations)
+
+    async def _start_deliveries(self, session, events) -> None:
+        if not events or self.gateway is None:
+            return
+        subscribed = await webhooks.orgs_with_webhooks(session, {e.org_id for e in events})
+        wanted = [e for e in events if e.org_id in subscribed]
+        if wanted:
+            await self.gateway.start_webhook_deliveries(wanted)

@@ -1,23 +1,26 @@
-"""Request dependencies as Annotated aliases: the session, the caller, the Temporal client, paging."""
+"""Request dependencies as Annotated aliases: the session and what follows its commit, the caller, the Temporal
+gateway, paging; and the tenant-scoped loaders every route uses."""
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Query, Request, Response
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import func, select
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio.client import Client
 
-from api.errors import Forbidden, NotFound, Unauthorized, Unavailable
-from api.security import read_access_token
+from api.errors import Forbidden, NotFound, Unauthorized
+from api.security import read_access_token, token_is_current
 from config import Settings
 from models import Membership, User
+from orchestration.gateway import TemporalGateway
+
+log = logging.getLogger(__name__)
 
 VIEW = "compliance.view"
 MANAGE = "compliance.manage"
@@ -31,8 +34,30 @@ def get_settings_dep(request: Request) -> Settings:
 SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
 
 
+class AfterCommit:
+    """Work that must follow the request's commit, such as starting or signalling a workflow, so that the
+    workflow's first activity always finds what the request wrote. It runs once the transaction has committed,
+    before the response is sent. Best effort: a failure is logged, and the scan cycle's safety nets hand the work
+    to Temporal later."""
+
+    def __init__(self) -> None:
+        self._calls: list[tuple[Callable[[], Awaitable[object]], str]] = []
+
+    def add(self, call: Callable[[], Awaitable[object]], what: str) -> None:
+        self._calls.append((call, what))
+
+    async def run(self) -> None:
+        for call, what in self._calls:
+            try:
+                await call()
+            except Exception as exc:
+                log.warning("%s did not reach Temporal (%s); the scan cycle's safety net will retry it", what, exc)
+
+
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """One transaction per request: committed when the handler succeeds, rolled back otherwise."""
+    """One transaction per request: committed when the handler succeeds, rolled back otherwise; then the work
+    queued on AfterCommit runs."""
+    after_commit = request.state.after_commit = AfterCommit()
     async with request.app.state.sessionmaker() as session:
         try:
             yield session
@@ -40,39 +65,24 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
         except BaseException:
             await session.rollback()
             raise
+    await after_commit.run()
 
 
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-class TemporalConnector:
-    """Connects to Temporal on first use, so the API starts (and says not-ready) while Temporal is down."""
-
-    def __init__(self, settings: Settings):
-        self._settings = settings
-        self._client: Client | None = None
-        self._lock = asyncio.Lock()
-
-    async def get(self, timeout: float = 5.0) -> Client:
-        if self._client is not None:
-            return self._client
-        async with self._lock:
-            if self._client is None:
-                try:
-                    self._client = await asyncio.wait_for(
-                        Client.connect(self._settings.temporal_address, namespace=self._settings.temporal_namespace),
-                        timeout,
-                    )
-                except Exception as exc:
-                    raise Unavailable(f"Temporal is unreachable: {exc}") from exc
-        return self._client
+def get_after_commit(request: Request, _: SessionDep) -> AfterCommit:
+    return request.state.after_commit
 
 
-async def get_temporal(request: Request) -> Client:
-    return await request.app.state.temporal.get()
+AfterCommitDep = Annotated[AfterCommit, Depends(get_after_commit, scope="function")]
 
 
-TemporalDep = Annotated[Client, Depends(get_temporal)]
+def get_gateway(request: Request) -> TemporalGateway:
+    return request.app.state.gateway
+
+
+GatewayDep = Annotated[TemporalGateway, Depends(get_gateway)]
 
 oauth2_scheme = OAuth2PasswordBearer(tokenUrl="/api/v1/auth/token", auto_error=False)
 
@@ -121,9 +131,9 @@ async def get_principal(
 ) -> Principal:
     if not token:
         raise Unauthorized("not authenticated")
-    user_id = read_access_token(token, request.app.state.settings.jwt_secret)
-    user = await session.get(User, user_id) if user_id else None
-    if user is None or not user.is_active:
+    claims = read_access_token(token, request.app.state.settings.jwt_secret)
+    user = await session.get(User, claims.user_id) if claims else None
+    if user is None or not token_is_current(user, claims):
         raise Unauthorized("invalid or expired token")
     rows = await session.execute(select(Membership.org_id, Membership.role).where(Membership.user_id == user.id))
     return Principal(user=user, roles={org_id: role for org_id, role in rows})
@@ -158,3 +168,51 @@ async def paginate(session: AsyncSession, stmt, page: PageParams, response: Resp
     response.headers["X-Total-Count"] = str(total or 0)
     result = await session.execute(stmt.offset(page.offset).limit(page.page_size))
     return list(result.all() if rows else result.scalars().all())
+
+
+def tenant_scope(principal: Principal, column, org_id: uuid.UUID | None) -> ColumnElement[bool]:
+    """Restrict a query to one organization the caller can see (404 for any other), or to all they can see."""
+    if org_id is not None:
+        if not principal.can_see(org_id):
+            raise NotFound("organization")
+        return column == org_id
+    visible = principal.visible_org_ids()
+    return column.in_(visible) if visible is not None else true()
+
+
+async def get_or_404(session: AsyncSession, principal: Principal, model, object_id: uuid.UUID, permission: str,
+                     what: str, *, lock: bool = False):
+    """The row of `model` with this id, if the caller holds `permission` in its organization. Missing and
+    another organization's rows are both reported as missing, so ids cannot be probed."""
+    stmt = select(model).where(model.id == object_id)
+    found = await session.scalar(stmt.with_for_update() if lock else stmt)
+    if found is None:
+        raise NotFound(what)
+    principal.require(found.id if model.__tablename__ == "organizations" else found.org_id, permission, what)
+    return found
+
+
+def short_transaction(request: Request):
+    """A transaction of its own, outside the request's session, for the two places that must not hold one for
+    the whole request: the agent long poll (it waits for minutes) and streamed exports (they outlive the handler).
+    Use as `async with short_transaction(request) as session:`; it commits on success."""
+    return _Transaction(request.app.state.sessionmaker)
+
+
+class _Transaction:
+    def __init__(self, sessionmaker):
+        self._session = sessionmaker()
+
+    async def __aenter__(self) -> AsyncSession:
+        await self._session.__aenter__()
+        await self._session.begin()
+        return self._session
+
+    async def __aexit__(self, exc_type, exc, tb) -> None:
+        try:
+            if exc_type is None:
+                await self._session.commit()
+            else:
+                await self._session.rollback()
+        finally:
+            await self._session.__aexit__(exc_type, exc, tb)

@@ -10,6 +10,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from orchestration.gateway import TemporalUnavailable
+
 log = logging.getLogger(__name__)
 
 
@@ -77,6 +79,10 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, exc: StarletteHTTPException) -> JSONResponse:
         return _json(exc.status_code, exc.detail, getattr(exc, "headers", None))
+
+    @app.exception_handler(TemporalUnavailable)
+    async def _temporal(_: Request, exc: TemporalUnavailable) -> JSONResponse:
+        return _json(503, str(exc), {"Retry-After": "5"})
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:

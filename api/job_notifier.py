@@ -10,7 +10,7 @@ from collections import defaultdict
 
 import psycopg
 
-from activities.scan_store import JOBS_CHANNEL
+from services.scans import JOBS_CHANNEL
 
 log = logging.getLogger(__name__)
 

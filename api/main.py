@@ -7,7 +7,6 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
-from api.deps import TemporalConnector
 from api.errors import install_error_handlers
 from api.job_notifier import JobNotifier
 from api.limits import BodySizeLimit
@@ -32,6 +31,7 @@ from api.routes import (
 )
 from config import Settings, get_settings
 from models.db import libpq_url, make_engine, make_sessionmaker
+from orchestration.gateway import TemporalGateway
 
 API_PREFIX = "/api/v1"
 RESOURCE_ROUTERS = [
@@ -51,7 +51,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.settings = settings
         app.state.engine = make_engine(settings.database_url)
         app.state.sessionmaker = make_sessionmaker(app.state.engine)
-        app.state.temporal = TemporalConnector(settings)
+        app.state.gateway = TemporalGateway(settings)
         app.state.job_notifier = JobNotifier(libpq_url(settings.database_url))
         app.state.job_notifier.start()
         yield

@@ -21,11 +21,11 @@ from temporalio.testing import WorkflowEnvironment
 
 from config import Settings
 from models.db import libpq_url, make_engine, make_sessionmaker, with_database
+from orchestration.search_attributes import ALL
 from stack.ports import free_port
 from stack.postgres import EmbeddedPostgres
 from stack.seed import seed_system_content
 from stack.temporal import binary, wait_for_port
-from workflows.search_attributes import ALL
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -154,8 +154,8 @@ async def run_one_tick(client, sessionmaker, task_queue: str, tick: str):
 
     from sqlalchemy import text
 
+    from orchestration.types import CycleInput
     from workflows.scan_cycle import ScanCycleWorkflow
-    from workflows.types import CycleInput
 
     started = time.perf_counter()
     result = await client.execute_workflow(ScanCycleWorkflow.run, CycleInput(tick=tick), id=f"scan-cycle-{tick}",

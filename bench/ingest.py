@@ -32,10 +32,10 @@ from datetime import UTC, datetime
 import psycopg
 from sqlalchemy import text
 
-from activities.recording import record_completed_scans
 from bench.harness import fresh_database, sessionmaker_for
 from models import ComplianceCheck, ComplianceException, CompliancePolicy, ComplianceTemplate, Host, Organization
 from models.db import libpq_url
+from services.scan_recording import record_completed_scans
 from worker import tune_garbage_collector
 
 SCRATCH = "bench_copy_results"

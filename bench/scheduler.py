@@ -23,13 +23,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, text
 from temporalio.api.enums.v1 import EventType
 
-from activities.scan_store import _DUE_HOSTS, plan_policy, policy_templates
 from bench.harness import bench_settings, dev_server, fresh_database, sessionmaker_for
 from bench.trivial import trivial_workflows_per_second
 from models import CompliancePolicy, ComplianceTemplate, Organization
+from orchestration.types import CycleInput
+from services.scans import _DUE_HOSTS, plan_policy, policy_templates
 from worker import build_worker
 from workflows.scan_cycle import ScanCycleWorkflow
-from workflows.types import CycleInput
 
 OS_TYPES = ("linux", "windows", "bsd")
 PAYLOAD = "temporal.api.common.v1.Payload"

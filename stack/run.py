@@ -86,16 +86,18 @@ async def seed(env: dict[str, str]) -> None:
 
 async def trigger_first_cycle(temporal_address: str, agent_state: Path, timeout: float = 60) -> bool:
     """Scan right away instead of at the next half hour: once the local agent is enrolled, run the cycle now."""
-    from temporalio.client import Client
     from temporalio.service import RPCError
+
+    from config import Settings
+    from orchestration.gateway import TemporalGateway
 
     deadline = time.monotonic() + timeout
     while not agent_state.exists() and time.monotonic() < deadline:
         await asyncio.sleep(0.5)
-    client = await Client.connect(temporal_address)
+    gateway = TemporalGateway(Settings.model_construct(temporal_address=temporal_address))
     while time.monotonic() < deadline:
         try:
-            await client.get_schedule_handle("compliance-scan-cycle").trigger()
+            await gateway.trigger_scan_cycle()
             return True
         except RPCError:
             await asyncio.sleep(1)  # the worker creates the schedule when it starts

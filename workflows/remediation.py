@@ -6,18 +6,18 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, SearchAttributePair, TypedSearchAttributes, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import search_attributes as sa
-    from workflows.automation import AutomationWorkflow, run_script_job
-    from workflows.remediation_types import (
+    from activities.remediation import RemediationActivities
+    from orchestration import ids
+    from orchestration import search_attributes as sa
+    from orchestration.types import (
         AutomationInput,
         AutomationResult,
         BeginInput,
-        BeginResult,
         ClosedRemediation,
         CloseInput,
         Decision,
@@ -26,38 +26,27 @@ with workflow.unsafe.imports_passed_through():
         RemediationInput,
         RemediationRef,
         RemediationResult,
-        VerifyScan,
+        RemediationStart,
+        ScanBatchInput,
     )
-    from workflows.types import RemediationStart, ScanBatchInput
+    from workflows import retries
+    from workflows.automation import AutomationWorkflow, run_script_job
 
-DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
-# A verify scan waits for a scan already running on the host to finish, for up to about an hour.
-HOST_BUSY_RETRY = RetryPolicy(initial_interval=timedelta(seconds=30), backoff_coefficient=2,
-                              maximum_interval=timedelta(minutes=5), maximum_attempts=14)
 START_CONCURRENCY = 50
+DATABASE_TIMEOUT = timedelta(minutes=1)
 
 
-def remediation_workflow_id(scan_id: str, check_id: str) -> str:
-    return f"remediation-{scan_id}-{check_id}"
-
-
-def remediation_attributes(org_id: str, policy_id: str, host_id: str) -> TypedSearchAttributes:
-    return TypedSearchAttributes([SearchAttributePair(sa.ORG_ID, org_id), SearchAttributePair(sa.POLICY_ID, policy_id),
-                                  SearchAttributePair(sa.SCAN_TYPE, "remediation"),
-                                  SearchAttributePair(sa.HOST_ID, host_id)])
-
-
-@workflow.defn
+@workflow.defn(name=ids.REMEDIATION_WORKFLOW)
 class RemediationWorkflow:
     def __init__(self) -> None:
         self._decision: str | None = None
         self._decided: Decision | None = None
 
-    @workflow.signal
+    @workflow.signal(name=ids.APPROVE)
     def approve(self, decision: Decision) -> None:
         self._decide("approved", decision)
 
-    @workflow.signal
+    @workflow.signal(name=ids.REJECT)
     def reject(self, decision: Decision) -> None:
         self._decide("rejected", decision)
 
@@ -72,7 +61,7 @@ class RemediationWorkflow:
 
     @workflow.run
     async def run(self, params: RemediationInput) -> RemediationResult:
-        prepared = await self._activity("prepare_remediation", params, PreparedRemediation)
+        prepared = await self._activity(RemediationActivities.prepare_remediation, params)
         if prepared.finished:
             return RemediationResult(status=prepared.status, reason=prepared.reason)
 
@@ -96,28 +85,28 @@ class RemediationWorkflow:
                 return RemediationResult(status=closed.status, reason=closed.reason)
             decided_by = self._decided.decided_by if self._decided else None
 
-        begun = await self._activity("begin_remediation", BeginInput(params.remediation_id, params.trigger, decided_by),
-                                     BeginResult)
+        begun = await self._activity(RemediationActivities.begin_remediation,
+                                     BeginInput(params.remediation_id, params.trigger, decided_by))
         if not begun.proceed:
             return RemediationResult(status="skipped", reason=begun.reason)
 
         outcome = await self._run_fix(params, prepared)
-        await self._activity("record_remediation_outcome", outcome, None)
+        await self._activity(RemediationActivities.record_remediation_outcome, outcome)
 
         await workflow.sleep(timedelta(seconds=prepared.verify_delay_seconds))
         verify_scan_id = await self._verify(params, prepared)
         return RemediationResult(status="completed" if outcome.status == "success" else "failed",
                                  verify_scan_id=verify_scan_id)
 
-    async def _activity(self, name: str, arg, result_type):
-        return await workflow.execute_activity(name, arg, result_type=result_type,
-                                               start_to_close_timeout=timedelta(minutes=1), retry_policy=DB_RETRY)
+    async def _activity(self, method, arg):
+        return await workflow.execute_activity_method(method, arg, start_to_close_timeout=DATABASE_TIMEOUT,
+                                                      retry_policy=retries.DATABASE)
 
     async def _close(self, params: RemediationInput, status: str, decision: Decision | None) -> ClosedRemediation:
         decision = decision or Decision()
         return await self._activity(
-            "close_remediation", CloseInput(params.remediation_id, status, decision.reason, decision.decided_by),
-            ClosedRemediation,
+            RemediationActivities.close_remediation,
+            CloseInput(params.remediation_id, status, decision.reason, decision.decided_by),
         )
 
     async def _run_fix(self, params: RemediationInput, prepared: PreparedRemediation) -> OutcomeInput:
@@ -125,7 +114,7 @@ class RemediationWorkflow:
             result: AutomationResult = await workflow.execute_child_workflow(
                 AutomationWorkflow.run,
                 AutomationInput(params.remediation_id, prepared.steps, prepared.agent_timeout_seconds),
-                id=f"automation-{params.remediation_id}",
+                id=ids.automation(params.remediation_id),
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
                 static_summary=f"{len(prepared.steps)}-step automation of remediation {params.remediation_id}",
             )
@@ -138,9 +127,9 @@ class RemediationWorkflow:
 
     async def _verify(self, params: RemediationInput, prepared: PreparedRemediation) -> str | None:
         try:
-            scan = await workflow.execute_activity(
-                "open_verify_scan", RemediationRef(params.remediation_id), result_type=VerifyScan,
-                start_to_close_timeout=timedelta(minutes=1), retry_policy=HOST_BUSY_RETRY,
+            scan = await workflow.execute_activity_method(
+                RemediationActivities.open_verify_scan, RemediationRef(params.remediation_id),
+                start_to_close_timeout=DATABASE_TIMEOUT, retry_policy=retries.HOST_BUSY,
             )
         except ActivityError:
             workflow.logger.warning("no verify scan for remediation %s: the host stayed busy", params.remediation_id)
@@ -152,7 +141,7 @@ class RemediationWorkflow:
         try:
             # By name: scan_batch imports this module to start remediations, so no import back.
             await workflow.execute_child_workflow(
-                "ScanBatchWorkflow",
+                ids.SCAN_BATCH_WORKFLOW,
                 ScanBatchInput(batch_id=scan.workflow_id, org_id=scan.org_id, policy_id=scan.policy_id,
                                scan_type="verify", host_id=scan.host_id,
                                agent_timeout_seconds=prepared.agent_timeout_seconds),
@@ -180,10 +169,11 @@ async def start_remediations(items: list[RemediationStart]) -> int:
                 RemediationInput(remediation_id=item.remediation_id, scan_id=item.scan_id, check_id=item.check_id,
                                  org_id=item.org_id, host_id=item.host_id, policy_id=item.policy_id,
                                  trigger="automatic", search_attributes=tagged),
-                id=remediation_workflow_id(item.scan_id, item.check_id),
+                id=ids.remediation(item.scan_id, item.check_id),
                 parent_close_policy=ParentClosePolicy.ABANDON,
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-                search_attributes=remediation_attributes(item.org_id, item.policy_id, item.host_id) if tagged else None,
+                search_attributes=(sa.remediation_attributes(item.org_id, item.policy_id, item.host_id)
+                                   if tagged else None),
                 static_summary=f"Remediate check {item.check_id} found failing by scan {item.scan_id}",
             )
             return True

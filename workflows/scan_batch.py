@@ -6,13 +6,12 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy
 from temporalio.exceptions import ActivityError
 
 with workflow.unsafe.imports_passed_through():
-    from workflows.remediation import start_remediations
-    from workflows.types import (
-        AGENT_WAITS_QUEUE_SUFFIX,
+    from activities.scans import ScanActivities
+    from orchestration import ids
+    from orchestration.types import (
         AwaitJobInput,
         OpenBatchInput,
         RecordInput,
@@ -22,19 +21,22 @@ with workflow.unsafe.imports_passed_through():
         ScanBatchResult,
         ScanRef,
     )
+    from workflows import retries
+    from workflows.remediation import start_remediations
 
-MAX_IN_FLIGHT = 500  # before the "fewer-agent-waits" patch
+# Scheduling an activity costs the worker ~1 ms of Python, and agents do not wait for these activities (their jobs
+# are open already), so 100 waits per batch keep results flowing without delaying the opening of other batches.
 AGENT_WAITS_IN_FLIGHT = 100
+# Scheduling hundreds of activities in one workflow task can exceed the SDK's 2-second deadlock detector on a
+# busy worker: waits are handed out in slices, each in its own workflow task.
 DISPATCH_SLICE = 100
 SLICE_PAUSE = timedelta(milliseconds=10)
 RECORD_CHUNK = 50
 RECORD_MAX = 200
 RECORD_WAIT = timedelta(seconds=2)
-DB_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30))
-AGENT_RETRY = RetryPolicy(initial_interval=timedelta(seconds=2), non_retryable_error_types=["JobClosed"])
 
 
-@workflow.defn
+@workflow.defn(name=ids.SCAN_BATCH_WORKFLOW)
 class ScanBatchWorkflow:
     def __init__(self) -> None:
         self._completed: list[str] = []
@@ -44,13 +46,11 @@ class ScanBatchWorkflow:
 
     @workflow.run
     async def run(self, params: ScanBatchInput) -> ScanBatchResult:
-        # The result (an OpenedBatch) is decoded as plain JSON: the converter's dataclass decoding resolves type
-        # hints for each of up to 1,000 scan refs, ~0.1 s of workflow-task time per batch.
-        opened = await workflow.execute_activity(
-            "open_scan_batch", OpenBatchInput(batch_id=params.batch_id),
-            start_to_close_timeout=timedelta(seconds=60), retry_policy=DB_RETRY,
+        opened = await workflow.execute_activity_method(
+            ScanActivities.open_scan_batch, OpenBatchInput(batch_id=params.batch_id),
+            start_to_close_timeout=timedelta(seconds=60), retry_policy=retries.DATABASE,
         )
-        scans = [ScanRef(scan_id=s["scan_id"], job_id=s["job_id"], host_id=s["host_id"]) for s in opened["scans"]]
+        scans = opened.refs()
         self._waiting = len(scans)
         dispatcher = asyncio.create_task(self._dispatch(scans, params.agent_timeout_seconds))
 
@@ -82,32 +82,21 @@ class ScanBatchWorkflow:
         return buffered >= RECORD_CHUNK or (self._waiting == 0 and buffered > 0)
 
     async def _dispatch(self, scans: list[ScanRef], timeout_seconds: int) -> None:
-        # Scheduling hundreds of activities in one workflow task can exceed the SDK's 2-second deadlock
-        # detector on a busy worker: hand out slices, each in its own workflow task.
-        sliced = workflow.patched("dispatch-in-slices")
-        # Scheduling an activity costs the worker ~1 ms of Python; 500 waits per batch meant 40,000 of them at the
-        # start of a 100k-host tick, which delayed the opening of the later batches by tens of seconds. Agents do
-        # not wait for these activities (their jobs are open), so 100 per batch keep results flowing just as well.
-        limit = AGENT_WAITS_IN_FLIGHT if workflow.patched("fewer-agent-waits") else MAX_IN_FLIGHT
         waiters = []
         for index, ref in enumerate(scans):
-            if sliced and index and index % DISPATCH_SLICE == 0:
+            if index and index % DISPATCH_SLICE == 0:
                 await workflow.sleep(SLICE_PAUSE)
-            await workflow.wait_condition(lambda: self._in_flight < limit)
+            await workflow.wait_condition(lambda: self._in_flight < AGENT_WAITS_IN_FLIGHT)
             self._in_flight += 1
             waiters.append(asyncio.create_task(self._await_agent(ref, timeout_seconds)))
         await asyncio.gather(*waiters)
 
     async def _await_agent(self, ref: ScanRef, timeout_seconds: int) -> None:
-        # Agent waits have their own task queue, so a tick's tens of thousands of them never queue ahead of the
-        # activities that open and record batches.
-        queue = None
-        if workflow.patched("agent-waits-queue"):
-            queue = workflow.info().task_queue + AGENT_WAITS_QUEUE_SUFFIX
         try:
-            await workflow.execute_activity(
-                "await_agent_result", AwaitJobInput(job_id=ref.job_id), task_queue=queue,
-                schedule_to_close_timeout=timedelta(seconds=timeout_seconds), retry_policy=AGENT_RETRY,
+            await workflow.execute_activity_method(
+                ScanActivities.await_agent_result, AwaitJobInput(job_id=ref.job_id),
+                task_queue=ids.agent_waits_queue(workflow.info().task_queue),
+                schedule_to_close_timeout=timedelta(seconds=timeout_seconds), retry_policy=retries.AGENT,
             )
             self._completed.append(ref.scan_id)
         except ActivityError:
@@ -119,7 +108,8 @@ class ScanBatchWorkflow:
     async def _record(self) -> RecordOutcome:
         completed, self._completed = self._completed[:RECORD_MAX], self._completed[RECORD_MAX:]
         timed_out, self._timed_out = self._timed_out[:RECORD_MAX], self._timed_out[RECORD_MAX:]
-        return await workflow.execute_activity(
-            "record_scan_results", RecordInput(completed_scan_ids=completed, timed_out_scan_ids=timed_out),
-            result_type=RecordOutcome, start_to_close_timeout=timedelta(seconds=60), retry_policy=DB_RETRY,
+        return await workflow.execute_activity_method(
+            ScanActivities.record_scan_results,
+            RecordInput(completed_scan_ids=completed, timed_out_scan_ids=timed_out),
+            start_to_close_timeout=timedelta(seconds=60), retry_policy=retries.DATABASE,
         )

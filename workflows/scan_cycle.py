@@ -6,22 +6,26 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.common import RetryPolicy, WorkflowIDReusePolicy
+from temporalio.common import WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
-    from workflows import search_attributes as sa
+    from activities.exceptions import ExceptionActivities
+    from activities.remediation import RemediationActivities
+    from activities.scan_cycle import ScanCycleActivities
+    from orchestration import ids
+    from orchestration import search_attributes as sa
+    from orchestration.types import BatchSpec, CycleInput, CycleResult, PlanInput, ScanBatchInput
+    from workflows import retries
     from workflows.scan_batch import ScanBatchWorkflow
-    from workflows.types import BatchSpec, CycleInput, CyclePlan, CycleResult, PlanInput, ScanBatchInput
 
 MAX_CHILDREN_PER_RUN = 900
 START_CONCURRENCY = 50
-PLAN_RETRY = RetryPolicy(initial_interval=timedelta(seconds=1), maximum_interval=timedelta(seconds=30),
-                         maximum_attempts=10)
+SAFETY_NET_TIMEOUT = timedelta(minutes=2)
 
 
-@workflow.defn
+@workflow.defn(name=ids.SCAN_CYCLE_WORKFLOW)
 class ScanCycleWorkflow:
     def __init__(self) -> None:
         self._search_attributes = True
@@ -32,21 +36,14 @@ class ScanCycleWorkflow:
         batches = params.pending_batches
         timeout, self._search_attributes = params.agent_timeout_seconds, params.search_attributes
         if not params.pending_batches:
-            await workflow.execute_activity(
-                "sweep_stranded_work", start_to_close_timeout=timedelta(minutes=2), retry_policy=PLAN_RETRY,
-            )
-            if workflow.patched("resignal-decided-changes"):
-                await workflow.execute_activity(
-                    "resignal_decided_changes", start_to_close_timeout=timedelta(minutes=2), retry_policy=PLAN_RETRY,
-                )
-            if workflow.patched("expire-overdue-exceptions"):
-                await workflow.execute_activity(
-                    "expire_overdue_exceptions", start_to_close_timeout=timedelta(minutes=2),
-                    retry_policy=PLAN_RETRY,
-                )
-            plan = await workflow.execute_activity(
-                "plan_scan_cycle", PlanInput(tick=tick), result_type=CyclePlan,
-                start_to_close_timeout=timedelta(minutes=5), retry_policy=PLAN_RETRY,
+            # Safety nets first: whatever Temporal missed while it was unreachable is handed to it again.
+            for safety_net in (ScanCycleActivities.sweep_stranded_work, RemediationActivities.resignal_decided_changes,
+                               ExceptionActivities.expire_overdue_exceptions):
+                await workflow.execute_activity_method(safety_net, start_to_close_timeout=SAFETY_NET_TIMEOUT,
+                                                       retry_policy=retries.PLANNING)
+            plan = await workflow.execute_activity_method(
+                ScanCycleActivities.plan_scan_cycle, PlanInput(tick=tick),
+                start_to_close_timeout=timedelta(minutes=5), retry_policy=retries.PLANNING,
             )
             batches, timeout = plan.batches, plan.agent_timeout_seconds
             self._search_attributes = plan.search_attributes

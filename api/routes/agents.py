@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 import uuid
@@ -13,9 +12,9 @@ from fastapi import APIRouter, Body, Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 from sqlalchemy import select, text, update
-from temporalio.service import RPCError, RPCStatusCode
 
 from api.audit import audit
+from api.deps import short_transaction
 from api.errors import Conflict, NotFound, Unauthorized, Unprocessable
 from api.job_payloads import expand_payload
 from api.schemas.agents import (
@@ -30,7 +29,6 @@ from api.schemas.agents import (
 )
 from api.security import new_secret, secret_digest
 from models import Agent, AgentJob, EnrollmentToken, Host
-from workflows.types import JobDone
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/agent", tags=["agents"])
@@ -49,7 +47,7 @@ async def current_agent(
 ) -> AgentIdentity:
     if credentials is None:
         raise Unauthorized("agent token required")
-    async with request.app.state.sessionmaker() as session:
+    async with short_transaction(request) as session:
         row = (await session.execute(
             select(Agent.id, Agent.host_id, Host.org_id).join(Host, Host.id == Agent.host_id)
             .where(Agent.token_hash == secret_digest(credentials.credentials), Agent.revoked_at.is_(None))
@@ -65,7 +63,7 @@ AgentDep = Annotated[AgentIdentity, Depends(current_agent)]
 @router.post("/enroll", response_model=EnrollResponse, status_code=201)
 async def enroll(body: EnrollRequest, request: Request) -> EnrollResponse:
     now = datetime.now(UTC)
-    async with request.app.state.sessionmaker() as session, session.begin():
+    async with short_transaction(request) as session:
         token = await session.scalar(select(EnrollmentToken).where(
             EnrollmentToken.token_hash == secret_digest(body.enrollment_token)))
         if token is None or token.revoked_at is not None or token.expires_at <= now:
@@ -95,7 +93,7 @@ async def enroll(body: EnrollRequest, request: Request) -> EnrollResponse:
 async def heartbeat(agent: AgentDep, request: Request, body: HeartbeatRequest | None = None) -> HeartbeatResponse:
     now = datetime.now(UTC)
     values = {"last_seen": now} | (body.model_dump(exclude_none=True, exclude={"agent_version"}) if body else {})
-    async with request.app.state.sessionmaker() as session, session.begin():
+    async with short_transaction(request) as session:
         await session.execute(update(Host).where(Host.id == agent.host_id).values(**values))
         await session.execute(update(Agent).where(Agent.id == agent.agent_id).values(last_seen=now))
     return HeartbeatResponse(host_id=agent.host_id, last_seen=now)
@@ -105,7 +103,7 @@ async def _claim_jobs(request: Request, host_id: uuid.UUID) -> list[JobOut]:
     """Mark this host's pending (or long-undelivered) jobs delivered and return them, in one statement: every
     agent long-polls, so this runs for each poll of each host."""
     now = datetime.now(UTC)
-    async with request.app.state.sessionmaker() as session, session.begin():
+    async with short_transaction(request) as session:
         jobs = (await session.execute(text("""
             UPDATE agent_jobs j SET status = 'delivered', delivered_at = :now, updated_at = :now
             FROM (SELECT id FROM agent_jobs
@@ -165,7 +163,7 @@ def _check_ids_match(job: AgentJob, payload: dict, result: dict) -> None:
 async def post_result(job_id: uuid.UUID, agent: AgentDep, request: Request,
                       body: Annotated[dict, Body()]) -> ResultAck:
     now = datetime.now(UTC)
-    async with request.app.state.sessionmaker() as session, session.begin():
+    async with short_transaction(request) as session:
         job = await session.scalar(select(AgentJob).where(AgentJob.id == job_id).with_for_update())
         if job is None or job.host_id != agent.host_id:
             raise NotFound("job")
@@ -187,20 +185,13 @@ async def post_result(job_id: uuid.UUID, agent: AgentDep, request: Request,
 
 async def _complete_activity(request: Request, job_id: uuid.UUID, token: bytes) -> None:
     """The result is already stored; if Temporal cannot be told now, the scan cycle's sweep tells it later."""
-    late = False
     try:
-        client = await request.app.state.temporal.get(timeout=3)
-        handle = client.get_async_activity_handle(task_token=token)
-        await asyncio.wait_for(handle.complete(JobDone(job_id=str(job_id), status="completed")), 10)
-    except RPCError as err:
-        if err.status != RPCStatusCode.NOT_FOUND:
-            log.warning("completing job %s failed (%s); left for the sweep", job_id, err)
-            return
-        late = True  # the activity already timed out: the result is kept, marked late
+        completed = await request.app.state.gateway.complete_agent_job(token, str(job_id))
     except Exception as exc:
-        log.warning("Temporal unreachable while completing job %s (%s); left for the sweep", job_id, exc)
+        log.warning("completing job %s failed (%s); left for the sweep", job_id, exc)
         return
-    async with request.app.state.sessionmaker() as session, session.begin():
+    late = not completed  # the activity already timed out: the result is kept, marked late
+    async with short_transaction(request) as session:
         await session.execute(text(
             "UPDATE agent_jobs SET completion_pending = false, late = late OR :late WHERE id = :id"
         ), {"id": job_id, "late": late})

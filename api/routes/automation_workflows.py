@@ -8,9 +8,17 @@ from fastapi import APIRouter, Response
 from sqlalchemy import func, select
 
 from api.audit import audit
-from api.deps import MANAGE, VIEW, CurrentUser, Page, Principal, SessionDep, paginate
-from api.errors import Conflict, NotFound, Unprocessable
-from api.routes.hosts import org_filter
+from api.deps import (
+    MANAGE,
+    VIEW,
+    CurrentUser,
+    Page,
+    SessionDep,
+    get_or_404,
+    paginate,
+    tenant_scope,
+)
+from api.errors import Conflict, Unprocessable
 from api.schemas.remediation import (
     AutomationWorkflowCreate,
     AutomationWorkflowOut,
@@ -20,14 +28,6 @@ from api.schemas.remediation import (
 from models import AutomationWorkflow, ComplianceCheck, Script
 
 router = APIRouter(prefix="/automation-workflows", tags=["remediation"])
-
-
-async def load_workflow(session, principal: Principal, workflow_id: uuid.UUID, permission: str) -> AutomationWorkflow:
-    workflow = await session.get(AutomationWorkflow, workflow_id)
-    if workflow is None:
-        raise NotFound("automation workflow")
-    principal.require(workflow.org_id, permission, "automation workflow")
-    return workflow
 
 
 async def checked_steps(session, org_id: uuid.UUID, steps: list[WorkflowStep]) -> list[dict]:
@@ -54,7 +54,7 @@ async def _name_taken(session, org_id: uuid.UUID, name: str, exclude: uuid.UUID 
 async def list_workflows(principal: CurrentUser, session: SessionDep, page: Page, response: Response,
                          org_id: uuid.UUID | None = None):
     stmt = select(AutomationWorkflow).order_by(AutomationWorkflow.name, AutomationWorkflow.id)
-    if (scope := org_filter(principal, AutomationWorkflow.org_id, org_id)) is not None:
+    if (scope := tenant_scope(principal, AutomationWorkflow.org_id, org_id)) is not None:
         stmt = stmt.where(scope)
     return await paginate(session, stmt, page, response)
 
@@ -76,13 +76,13 @@ async def create_workflow(body: AutomationWorkflowCreate, principal: CurrentUser
 
 @router.get("/{workflow_id}", response_model=AutomationWorkflowOut)
 async def get_workflow(workflow_id: uuid.UUID, principal: CurrentUser, session: SessionDep):
-    return await load_workflow(session, principal, workflow_id, VIEW)
+    return await get_or_404(session, principal, AutomationWorkflow, workflow_id, VIEW, "automation workflow")
 
 
 @router.patch("/{workflow_id}", response_model=AutomationWorkflowOut)
 async def update_workflow(workflow_id: uuid.UUID, body: AutomationWorkflowUpdate, principal: CurrentUser,
                           session: SessionDep):
-    workflow = await load_workflow(session, principal, workflow_id, MANAGE)
+    workflow = await get_or_404(session, principal, AutomationWorkflow, workflow_id, MANAGE, "automation workflow")
     before = AutomationWorkflowOut.model_validate(workflow)
     changes = body.changes()
     if "name" in changes:
@@ -101,7 +101,7 @@ async def update_workflow(workflow_id: uuid.UUID, body: AutomationWorkflowUpdate
 
 @router.delete("/{workflow_id}", status_code=204)
 async def delete_workflow(workflow_id: uuid.UUID, principal: CurrentUser, session: SessionDep):
-    workflow = await load_workflow(session, principal, workflow_id, MANAGE)
+    workflow = await get_or_404(session, principal, AutomationWorkflow, workflow_id, MANAGE, "automation workflow")
     bound = await session.scalar(select(func.count()).where(ComplianceCheck.workflow_id == workflow.id))
     if bound:
         raise Conflict(f"the workflow is bound to {bound} check(s); unbind them first")

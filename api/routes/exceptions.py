@@ -5,15 +5,25 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Response
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import aliased
 
 from api.audit import audit
-from api.deps import MANAGE, VIEW, CurrentUser, Page, Principal, SessionDep, paginate
+from api.deps import (
+    MANAGE,
+    VIEW,
+    AfterCommitDep,
+    CurrentUser,
+    GatewayDep,
+    Page,
+    Principal,
+    SessionDep,
+    get_or_404,
+    paginate,
+    tenant_scope,
+)
 from api.errors import Conflict, Forbidden, NotFound, Unprocessable
-from api.exception_expiry import ExpiryTimer, ExpiryTimers
-from api.routes.hosts import org_filter
 from api.schemas.exceptions import (
     ExceptionCreate,
     ExceptionDecision,
@@ -22,6 +32,7 @@ from api.schemas.exceptions import (
     ExceptionUpdate,
 )
 from models import ComplianceCheck, ComplianceException, ComplianceTemplate, Host, HostGroup, User
+from orchestration.gateway import ExpiryTimer
 
 router = APIRouter(prefix="/compliance/exceptions", tags=["exceptions"])
 
@@ -55,15 +66,9 @@ async def read_one(session, exception_id: uuid.UUID) -> ExceptionOut:
     return exception_out((await session.execute(enriched().where(ComplianceException.id == exception_id))).one())
 
 
-async def load_exception(session, principal: Principal, exception_id: uuid.UUID, permission: str, *,
-                         lock: bool = False) -> ComplianceException:
-    """Another organization's exception is reported as missing; `lock` serializes concurrent decisions."""
-    stmt = select(ComplianceException).where(ComplianceException.id == exception_id)
-    exception = await session.scalar(stmt.with_for_update() if lock else stmt)
-    if exception is None:
-        raise NotFound("exception")
-    principal.require(exception.org_id, permission, "exception")
-    return exception
+def expiry_timer(exception: ComplianceException) -> ExpiryTimer:
+    return ExpiryTimer(str(exception.id), str(exception.org_id), exception.rule_id,
+                       str(exception.host_id) if exception.host_id else None, exception.expires_at)
 
 
 def _invalid(field: str, msg: str, kind: str) -> Unprocessable:
@@ -100,10 +105,6 @@ def _extends(old: datetime | None, new: datetime | None) -> bool:
     return old is not None and (new is None or new > old)
 
 
-def _timers(request: Request) -> ExpiryTimers:
-    return ExpiryTimers(request.app.state.temporal, request.app.state.settings)
-
-
 @router.get("", response_model=list[ExceptionOut])
 async def list_exceptions(
     principal: CurrentUser, session: SessionDep, page: Page, response: Response,
@@ -111,7 +112,7 @@ async def list_exceptions(
     host_group_id: uuid.UUID | None = None, rule_id: str | None = None,
 ):
     stmt = enriched().order_by(ComplianceException.created_at.desc(), ComplianceException.id)
-    scope = org_filter(principal, ComplianceException.org_id, org_id)
+    scope = tenant_scope(principal, ComplianceException.org_id, org_id)
     if scope is not None:
         stmt = stmt.where(scope)
     for column, value in ((ComplianceException.status, status), (ComplianceException.host_id, host_id),
@@ -123,7 +124,7 @@ async def list_exceptions(
 
 @router.get("/{exception_id}", response_model=ExceptionOut)
 async def get_exception(exception_id: uuid.UUID, principal: CurrentUser, session: SessionDep):
-    await load_exception(session, principal, exception_id, VIEW)
+    await get_or_404(session, principal, ComplianceException, exception_id, VIEW, "exception")
     return await read_one(session, exception_id)
 
 
@@ -144,31 +145,30 @@ async def create_exception(body: ExceptionCreate, principal: CurrentUser, sessio
 
 
 @router.post("/{exception_id}/approve", response_model=ExceptionOut)
-async def approve_exception(exception_id: uuid.UUID, principal: CurrentUser, request: Request,
-                            body: ExceptionDecision | None = None):
-    # Committed before the expiry timer starts, so the timer's activity always finds the exception active.
-    async with request.app.state.sessionmaker() as session, session.begin():
-        exception = await load_exception(session, principal, exception_id, MANAGE, lock=True)
-        _require_pending(exception, principal)
-        now = datetime.now(UTC)
-        if exception.expires_at is not None and exception.expires_at <= now:
-            raise Conflict("the exception's expiry has passed while it waited for approval; request a new one")
-        before = await read_one(session, exception.id)
-        exception.status, exception.approved_by, exception.approved_at = "active", principal.id, now
-        exception.decision_reason = body.reason if body else None
-        await session.flush()
-        out = await read_one(session, exception.id)
-        audit(session, principal, "exception.approve", "exception", exception.id, exception.org_id,
-              before=before, after=out)
+async def approve_exception(exception_id: uuid.UUID, principal: CurrentUser, session: SessionDep,
+                            gateway: GatewayDep, after_commit: AfterCommitDep, body: ExceptionDecision | None = None):
+    exception = await get_or_404(session, principal, ComplianceException, exception_id, MANAGE, "exception", lock=True)
+    _require_pending(exception, principal)
+    now = datetime.now(UTC)
+    if exception.expires_at is not None and exception.expires_at <= now:
+        raise Conflict("the exception's expiry has passed while it waited for approval; request a new one")
+    before = await read_one(session, exception.id)
+    exception.status, exception.approved_by, exception.approved_at = "active", principal.id, now
+    exception.decision_reason = body.reason if body else None
+    await session.flush()
+    out = await read_one(session, exception.id)
+    audit(session, principal, "exception.approve", "exception", exception.id, exception.org_id,
+          before=before, after=out)
     if exception.expires_at is not None:
-        await _timers(request).arm(ExpiryTimer.of(exception))
+        timer = expiry_timer(exception)
+        after_commit.add(lambda: gateway.arm_expiry(timer), f"the expiry timer of exception {exception.id}")
     return out
 
 
 @router.post("/{exception_id}/reject", response_model=ExceptionOut)
 async def reject_exception(exception_id: uuid.UUID, principal: CurrentUser, session: SessionDep,
                            body: ExceptionDecision | None = None):
-    exception = await load_exception(session, principal, exception_id, MANAGE, lock=True)
+    exception = await get_or_404(session, principal, ComplianceException, exception_id, MANAGE, "exception", lock=True)
     _require_pending(exception, principal)
     before = await read_one(session, exception.id)
     exception.status, exception.decision_reason = "rejected", body.reason if body else None
@@ -181,47 +181,47 @@ async def reject_exception(exception_id: uuid.UUID, principal: CurrentUser, sess
 
 @router.patch("/{exception_id}", response_model=ExceptionOut)
 async def update_exception(exception_id: uuid.UUID, body: ExceptionUpdate, principal: CurrentUser,
-                           request: Request):
+                           session: SessionDep, gateway: GatewayDep, after_commit: AfterCommitDep):
     changes = body.changes()
-    async with request.app.state.sessionmaker() as session, session.begin():
-        exception = await load_exception(session, principal, exception_id, MANAGE, lock=True)
-        if exception.status != "active":
-            raise Conflict(f"only an active exception can be changed; this one is {exception.status}")
-        # Otherwise a creator could, alone, turn a briefly approved waiver into a permanent one.
-        extends = "expires_at" in changes and _extends(exception.expires_at, changes["expires_at"])
-        if extends and exception.created_by == principal.id:
-            raise Forbidden(SELF_EXTENSION)
-        before = await read_one(session, exception.id)
-        expiry_moved = "expires_at" in changes and changes["expires_at"] != exception.expires_at
-        changes = {key: value for key, value in changes.items() if getattr(exception, key) != value}
-        for key, value in changes.items():
-            setattr(exception, key, value)
-        await session.flush()
-        out = await read_one(session, exception.id)
-        if changes:
-            audit(session, principal, "exception.update", "exception", exception.id, exception.org_id,
-                  before=before, after=out)
+    exception = await get_or_404(session, principal, ComplianceException, exception_id, MANAGE, "exception", lock=True)
+    if exception.status != "active":
+        raise Conflict(f"only an active exception can be changed; this one is {exception.status}")
+    # Otherwise a creator could, alone, turn a briefly approved waiver into a permanent one.
+    extends = "expires_at" in changes and _extends(exception.expires_at, changes["expires_at"])
+    if extends and exception.created_by == principal.id:
+        raise Forbidden(SELF_EXTENSION)
+    before = await read_one(session, exception.id)
+    expiry_moved = "expires_at" in changes and changes["expires_at"] != exception.expires_at
+    changes = {key: value for key, value in changes.items() if getattr(exception, key) != value}
+    for key, value in changes.items():
+        setattr(exception, key, value)
+    await session.flush()
+    out = await read_one(session, exception.id)
+    if changes:
+        audit(session, principal, "exception.update", "exception", exception.id, exception.org_id,
+              before=before, after=out)
     if expiry_moved:
-        timers = _timers(request)
-        timer = ExpiryTimer.of(exception)
-        await (timers.move(timer) if exception.expires_at is not None else timers.clear(timer))
+        timer = expiry_timer(exception)
+        move = gateway.move_expiry if timer.expires_at is not None else gateway.clear_expiry
+        after_commit.add(lambda: move(timer), f"the expiry timer of exception {exception.id}")
     return out
 
 
 @router.delete("/{exception_id}", response_model=ExceptionOut)
-async def revoke_exception(exception_id: uuid.UUID, principal: CurrentUser, request: Request):
+async def revoke_exception(exception_id: uuid.UUID, principal: CurrentUser, session: SessionDep,
+                           gateway: GatewayDep, after_commit: AfterCommitDep):
     """Soft delete: the record stays, revoked, for the audit trail; a pending request is withdrawn the same way."""
-    async with request.app.state.sessionmaker() as session, session.begin():
-        exception = await load_exception(session, principal, exception_id, MANAGE, lock=True)
-        if exception.status not in REVOCABLE:
-            raise Conflict(f"the exception is already {exception.status}")
-        timer_running = exception.status == "active" and exception.expires_at is not None
-        before = await read_one(session, exception.id)
-        exception.status = "revoked"
-        await session.flush()
-        out = await read_one(session, exception.id)
-        audit(session, principal, "exception.revoke", "exception", exception.id, exception.org_id,
-              before=before, after=out)
+    exception = await get_or_404(session, principal, ComplianceException, exception_id, MANAGE, "exception", lock=True)
+    if exception.status not in REVOCABLE:
+        raise Conflict(f"the exception is already {exception.status}")
+    timer_running = exception.status == "active" and exception.expires_at is not None
+    before = await read_one(session, exception.id)
+    exception.status = "revoked"
+    await session.flush()
+    out = await read_one(session, exception.id)
+    audit(session, principal, "exception.revoke", "exception", exception.id, exception.org_id,
+          before=before, after=out)
     if timer_running:
-        await _timers(request).revoke(ExpiryTimer.of(exception))
+        timer = expiry_timer(exception)
+        after_commit.add(lambda: gateway.revoke_expiry(timer), f"the expiry timer of exception {exception.id}")
     return out

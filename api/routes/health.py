@@ -26,8 +26,7 @@ async def readyz(request: Request) -> JSONResponse:
     except Exception as exc:  # any failure means not ready; the reason is reported, not raised
         checks["database"] = f"unavailable: {type(exc).__name__}"
     try:
-        client = await request.app.state.temporal.get(timeout=3)
-        await asyncio.wait_for(client.service_client.check_health(), 3)
+        await request.app.state.gateway.check_health(timeout=3)
         checks["temporal"] = "ok"
     except Exception as exc:
         checks["temporal"] = f"unavailable: {type(exc).__name__}"

@@ -11,7 +11,17 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.dialects.postgresql import insert
 
 from api.audit import audit
-from api.deps import MANAGE, VIEW, CurrentUser, Page, SessionDep, SettingsDep, paginate
+from api.deps import (
+    MANAGE,
+    VIEW,
+    CurrentUser,
+    Page,
+    SessionDep,
+    SettingsDep,
+    get_or_404,
+    paginate,
+    tenant_scope,
+)
 from api.errors import Conflict, NotFound, Unprocessable
 from api.schemas.hosts import GroupMembersAdd, GroupMembersOut, HostGroupCreate, HostGroupOut, HostOut, OsType
 from models import Host, HostGroup, HostGroupMember
@@ -29,16 +39,6 @@ def host_out(host: Host, window_seconds: int, now: datetime) -> HostOut:
     return out
 
 
-def org_filter(principal, column, org_id: uuid.UUID | None):
-    """Restrict a query to one visible org, or to every org the caller can see."""
-    if org_id is not None:
-        if not principal.can_see(org_id):
-            return column.in_([])
-        return column == org_id
-    visible = principal.visible_org_ids()
-    return column.in_(visible) if visible is not None else None
-
-
 @router.get("/hosts", response_model=list[HostOut])
 async def list_hosts(
     principal: CurrentUser, session: SessionDep, settings: SettingsDep, page: Page, response: Response,
@@ -48,7 +48,7 @@ async def list_hosts(
     host_group_id: uuid.UUID | None = None,
 ) -> list[HostOut]:
     stmt = select(Host).order_by(Host.hostname, Host.id)
-    scope = org_filter(principal, Host.org_id, org_id)
+    scope = tenant_scope(principal, Host.org_id, org_id)
     if scope is not None:
         stmt = stmt.where(scope)
     if search:
@@ -63,17 +63,9 @@ async def list_hosts(
     return [host_out(h, settings.host_online_window_seconds, now) for h in hosts]
 
 
-async def load_host(session, principal, host_id: uuid.UUID, permission: str = VIEW) -> Host:
-    host = await session.get(Host, host_id)
-    if host is None:
-        raise NotFound("host")
-    principal.require(host.org_id, permission, "host")
-    return host
-
-
 @router.get("/hosts/{host_id}", response_model=HostOut)
 async def get_host(host_id: uuid.UUID, principal: CurrentUser, session: SessionDep, settings: SettingsDep):
-    host = await load_host(session, principal, host_id)
+    host = await get_or_404(session, principal, Host, host_id, VIEW, "host")
     return host_out(host, settings.host_online_window_seconds, datetime.now(UTC))
 
 
@@ -93,24 +85,16 @@ async def list_groups(
     principal: CurrentUser, session: SessionDep, page: Page, response: Response, org_id: uuid.UUID | None = None
 ):
     stmt = select(HostGroup, member_count).order_by(HostGroup.name, HostGroup.id)
-    scope = org_filter(principal, HostGroup.org_id, org_id)
+    scope = tenant_scope(principal, HostGroup.org_id, org_id)
     if scope is not None:
         stmt = stmt.where(scope)
     rows = await paginate(session, stmt, page, response, rows=True)
     return [group_out(g, c) for g, c in rows]
 
 
-async def load_group(session, principal, group_id: uuid.UUID, permission: str) -> HostGroup:
-    group = await session.get(HostGroup, group_id)
-    if group is None:
-        raise NotFound("host group")
-    principal.require(group.org_id, permission, "host group")
-    return group
-
-
 @router.get("/host-groups/{group_id}", response_model=HostGroupOut)
 async def get_group(group_id: uuid.UUID, principal: CurrentUser, session: SessionDep):
-    group = await load_group(session, principal, group_id, VIEW)
+    group = await get_or_404(session, principal, HostGroup, group_id, VIEW, "host group")
     count = await session.scalar(select(func.count()).where(HostGroupMember.group_id == group.id))
     return group_out(group, count or 0)
 
@@ -133,7 +117,7 @@ async def create_group(body: HostGroupCreate, principal: CurrentUser, session: S
 
 @router.post("/host-groups/{group_id}/members", response_model=GroupMembersOut)
 async def add_group_members(group_id: uuid.UUID, body: GroupMembersAdd, principal: CurrentUser, session: SessionDep):
-    group = await load_group(session, principal, group_id, MANAGE)
+    group = await get_or_404(session, principal, HostGroup, group_id, MANAGE, "host group")
     wanted = set(body.host_ids)
     found = set(
         await session.scalars(select(Host.id).where(Host.id.in_(wanted), Host.org_id == group.org_id))
@@ -154,7 +138,7 @@ async def add_group_members(group_id: uuid.UUID, body: GroupMembersAdd, principa
 
 @router.delete("/host-groups/{group_id}/members/{host_id}", status_code=204)
 async def remove_group_member(group_id: uuid.UUID, host_id: uuid.UUID, principal: CurrentUser, session: SessionDep):
-    group = await load_group(session, principal, group_id, MANAGE)
+    group = await get_or_404(session, principal, HostGroup, group_id, MANAGE, "host group")
     member = await session.get(HostGroupMember, (group.id, host_id))
     if member is None:
         raise NotFound("group member")

@@ -8,9 +8,16 @@ from fastapi import APIRouter, Response
 from sqlalchemy import select
 
 from api.audit import audit
-from api.deps import MANAGE, VIEW, CurrentUser, Page, SessionDep, paginate
+from api.deps import (
+    MANAGE,
+    VIEW,
+    CurrentUser,
+    Page,
+    SessionDep,
+    paginate,
+    tenant_scope,
+)
 from api.errors import NotFound
-from api.routes.hosts import org_filter
 from api.schemas.monitoring import (
     AlertOut,
     IncidentOut,
@@ -30,7 +37,7 @@ router = APIRouter(tags=["monitoring"])
 def _scoped(stmt, principal, model, org_id: uuid.UUID | None, **filters):
     if org_id is not None and not principal.can_see(org_id):
         raise NotFound("organization")
-    if (scope := org_filter(principal, model.org_id, org_id)) is not None:
+    if (scope := tenant_scope(principal, model.org_id, org_id)) is not None:
         stmt = stmt.where(scope)
     for name, value in filters.items():
         if value is not None:

@@ -9,7 +9,16 @@ from fastapi import APIRouter, Response
 from sqlalchemy import select
 
 from api.audit import audit
-from api.deps import MANAGE, VIEW, CurrentUser, Page, SessionDep, SettingsDep, paginate
+from api.deps import (
+    MANAGE,
+    VIEW,
+    CurrentUser,
+    Page,
+    SessionDep,
+    SettingsDep,
+    get_or_404,
+    paginate,
+)
 from api.errors import Conflict, Forbidden, NotFound
 from api.schemas.accounts import (
     EnrollmentTokenCreate,
@@ -24,14 +33,6 @@ from api.security import new_secret, secret_digest
 from models import EnrollmentToken, Membership, Organization, User
 
 router = APIRouter(prefix="/orgs", tags=["organizations"])
-
-
-async def load_org(session, principal, org_id: uuid.UUID, permission: str) -> Organization:
-    principal.require(org_id, permission, "organization")
-    org = await session.get(Organization, org_id)
-    if org is None:
-        raise NotFound("organization")
-    return org
 
 
 def require_org_admin(principal, org_id: uuid.UUID) -> None:
@@ -63,12 +64,12 @@ async def create_org(body: OrgCreate, principal: CurrentUser, session: SessionDe
 
 @router.get("/{org_id}", response_model=OrgOut)
 async def get_org(org_id: uuid.UUID, principal: CurrentUser, session: SessionDep) -> Organization:
-    return await load_org(session, principal, org_id, VIEW)
+    return await get_or_404(session, principal, Organization, org_id, VIEW, "organization")
 
 
 @router.patch("/{org_id}", response_model=OrgOut)
 async def update_org(org_id: uuid.UUID, body: OrgUpdate, principal: CurrentUser, session: SessionDep):
-    org = await load_org(session, principal, org_id, MANAGE)
+    org = await get_or_404(session, principal, Organization, org_id, MANAGE, "organization")
     before = OrgOut.model_validate(org)
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     if "name" in changes and changes["name"] != org.name:
@@ -87,7 +88,7 @@ async def update_org(org_id: uuid.UUID, body: OrgUpdate, principal: CurrentUser,
 
 @router.post("/{org_id}/members", response_model=MemberOut, status_code=201)
 async def add_member(org_id: uuid.UUID, body: MemberAdd, principal: CurrentUser, session: SessionDep):
-    await load_org(session, principal, org_id, VIEW)
+    await get_or_404(session, principal, Organization, org_id, VIEW, "organization")
     require_org_admin(principal, org_id)
     if await session.get(User, body.user_id) is None:
         raise NotFound("user")
@@ -106,7 +107,7 @@ async def add_member(org_id: uuid.UUID, body: MemberAdd, principal: CurrentUser,
 
 @router.delete("/{org_id}/members/{user_id}", status_code=204)
 async def remove_member(org_id: uuid.UUID, user_id: uuid.UUID, principal: CurrentUser, session: SessionDep):
-    await load_org(session, principal, org_id, VIEW)
+    await get_or_404(session, principal, Organization, org_id, VIEW, "organization")
     require_org_admin(principal, org_id)
     membership = await session.get(Membership, (user_id, org_id))
     if membership is None:
@@ -121,7 +122,7 @@ async def remove_member(org_id: uuid.UUID, user_id: uuid.UUID, principal: Curren
 async def create_enrollment_token(
     org_id: uuid.UUID, body: EnrollmentTokenCreate, principal: CurrentUser, session: SessionDep, settings: SettingsDep
 ) -> EnrollmentTokenOut:
-    await load_org(session, principal, org_id, MANAGE)
+    await get_or_404(session, principal, Organization, org_id, MANAGE, "organization")
     secret = new_secret("enr")
     hours = body.expires_in_hours or settings.enrollment_token_ttl_hours
     token = EnrollmentToken(org_id=org_id, token_hash=secret_digest(secret), created_by=principal.id,

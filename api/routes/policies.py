@@ -10,9 +10,17 @@ from fastapi import APIRouter, Response
 from sqlalchemy import func, select
 
 from api.audit import audit
-from api.deps import MANAGE, VIEW, CurrentUser, Page, SessionDep, paginate
+from api.deps import (
+    MANAGE,
+    VIEW,
+    CurrentUser,
+    Page,
+    SessionDep,
+    get_or_404,
+    paginate,
+    tenant_scope,
+)
 from api.errors import BadRequest, Conflict, NotFound, Unprocessable
-from api.routes.hosts import org_filter
 from api.schemas.hosts import OsType
 from api.schemas.policies import OverrideCreate, OverrideOut, PolicyCreate, PolicyOut, PolicyUpdate
 from domain.templates import TemplateVersion, resolve_template
@@ -77,21 +85,13 @@ async def policy_out(session, policy: CompliancePolicy) -> PolicyOut:
     return (await policies_out(session, [policy]))[0]
 
 
-async def load_policy(session, principal, policy_id: uuid.UUID, permission: str) -> CompliancePolicy:
-    policy = await session.get(CompliancePolicy, policy_id)
-    if policy is None:
-        raise NotFound("policy")
-    principal.require(policy.org_id, permission, "policy")
-    return policy
-
-
 @router.get("", response_model=list[PolicyOut])
 async def list_policies(
     principal: CurrentUser, session: SessionDep, page: Page, response: Response,
     org_id: uuid.UUID | None = None, os_type: OsType | None = None, enabled: bool | None = None,
 ):
     stmt = select(CompliancePolicy).order_by(CompliancePolicy.org_id, CompliancePolicy.os_type)
-    scope = org_filter(principal, CompliancePolicy.org_id, org_id)
+    scope = tenant_scope(principal, CompliancePolicy.org_id, org_id)
     if scope is not None:
         stmt = stmt.where(scope)
     if os_type:
@@ -120,12 +120,12 @@ async def create_policy(body: PolicyCreate, principal: CurrentUser, session: Ses
 
 @router.get("/{policy_id}", response_model=PolicyOut)
 async def get_policy(policy_id: uuid.UUID, principal: CurrentUser, session: SessionDep):
-    return await policy_out(session, await load_policy(session, principal, policy_id, VIEW))
+    return await policy_out(session, await get_or_404(session, principal, CompliancePolicy, policy_id, VIEW, "policy"))
 
 
 @router.patch("/{policy_id}", response_model=PolicyOut)
 async def update_policy(policy_id: uuid.UUID, body: PolicyUpdate, principal: CurrentUser, session: SessionDep):
-    policy = await load_policy(session, principal, policy_id, MANAGE)
+    policy = await get_or_404(session, principal, CompliancePolicy, policy_id, MANAGE, "policy")
     before = await policy_out(session, policy)
     changes = body.changes()
     if "template_id" in changes or "pinned_template_version" in changes:
@@ -143,7 +143,7 @@ async def update_policy(policy_id: uuid.UUID, body: PolicyUpdate, principal: Cur
 @router.delete("/{policy_id}", status_code=204)
 async def delete_policy(policy_id: uuid.UUID, principal: CurrentUser, session: SessionDep):
     """Deleting a policy also deletes its host overrides (and, through the schema, its scan history)."""
-    policy = await load_policy(session, principal, policy_id, MANAGE)
+    policy = await get_or_404(session, principal, CompliancePolicy, policy_id, MANAGE, "policy")
     before = (await policy_out(session, policy)).model_dump(mode="json")
     overrides = await session.scalar(select(func.count()).where(PolicyHostOverride.policy_id == policy.id))
     await session.delete(policy)
@@ -169,14 +169,14 @@ def override_out(override: PolicyHostOverride, hostname: str, template_name: str
 @router.get("/{policy_id}/overrides", response_model=list[OverrideOut])
 async def list_overrides(policy_id: uuid.UUID, principal: CurrentUser, session: SessionDep, page: Page,
                          response: Response):
-    policy = await load_policy(session, principal, policy_id, VIEW)
+    policy = await get_or_404(session, principal, CompliancePolicy, policy_id, VIEW, "policy")
     stmt = OVERRIDE_ROW.where(PolicyHostOverride.policy_id == policy.id).order_by(Host.hostname, Host.id)
     return [override_out(*row) for row in await paginate(session, stmt, page, response, rows=True)]
 
 
 @router.post("/{policy_id}/overrides", response_model=OverrideOut, status_code=201)
 async def create_override(policy_id: uuid.UUID, body: OverrideCreate, principal: CurrentUser, session: SessionDep):
-    policy = await load_policy(session, principal, policy_id, MANAGE)
+    policy = await get_or_404(session, principal, CompliancePolicy, policy_id, MANAGE, "policy")
     host = await session.get(Host, body.host_id)
     if host is None or host.org_id != policy.org_id:
         raise NotFound("host")
@@ -197,7 +197,7 @@ async def create_override(policy_id: uuid.UUID, body: OverrideCreate, principal:
 
 @router.delete("/{policy_id}/overrides/{override_id}", status_code=204)
 async def delete_override(policy_id: uuid.UUID, override_id: uuid.UUID, principal: CurrentUser, session: SessionDep):
-    policy = await load_policy(session, principal, policy_id, MANAGE)
+    policy = await get_or_404(session, principal, CompliancePolicy, policy_id, MANAGE, "policy")
     row = (await session.execute(OVERRIDE_ROW.where(PolicyHostOverride.id == override_id,
                                                     PolicyHostOverride.policy_id == policy.id))).first()
     if row is None:

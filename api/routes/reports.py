@@ -12,9 +12,17 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import StreamingResponse
-from sqlalchemy import ColumnElement, String, cast, distinct, func, select, text, true
+from sqlalchemy import String, cast, distinct, func, select, text, true
 
-from api.deps import VIEW, CurrentUser, Page, Principal, SessionDep, paginate
+from api.deps import (
+    VIEW,
+    CurrentUser,
+    Page,
+    SessionDep,
+    paginate,
+    short_transaction,
+    tenant_scope,
+)
 from api.errors import Unprocessable
 from api.routes.hosts import escape_like
 from api.schemas.monitoring import (
@@ -53,15 +61,6 @@ EXPORT_COLUMNS = ["hostname", "ip_address", "policy_id", "policy_name", "templat
 hps = HostPolicyStatus
 
 
-def visible_scope(principal: Principal, column, org_id: uuid.UUID | None) -> ColumnElement[bool]:
-    """One org the caller can view (404 otherwise), or every org they can see."""
-    if org_id is not None:
-        principal.require(org_id, VIEW, "organization")
-        return column == org_id
-    visible = principal.visible_org_ids()
-    return column.in_(visible) if visible is not None else true()
-
-
 def points(value: Decimal | float | None) -> float | None:
     return None if value is None else round_points(value)
 
@@ -98,11 +97,11 @@ async def failing_checks(session, scope, limit: int) -> list[FailingCheck]:
 @router.get("/dashboard", response_model=DashboardOut)
 async def dashboard(principal: CurrentUser, session: SessionDep, org_id: uuid.UUID | None = None):
     """Averages are over each host's latest scan per policy; framework is that scan's template's."""
-    status_scope = visible_scope(principal, hps.org_id, org_id)
+    status_scope = tenant_scope(principal, hps.org_id, org_id)
     total_policies = select(func.count()).select_from(CompliancePolicy).where(
-        visible_scope(principal, CompliancePolicy.org_id, org_id)).scalar_subquery()
+        tenant_scope(principal, CompliancePolicy.org_id, org_id)).scalar_subquery()
     total_scans = select(func.count()).select_from(ComplianceScan).where(
-        visible_scope(principal, ComplianceScan.org_id, org_id), ComplianceScan.status == "completed"
+        tenant_scope(principal, ComplianceScan.org_id, org_id), ComplianceScan.status == "completed"
     ).scalar_subquery()
     totals = (await session.execute(
         select(total_policies, total_scans, func.avg(hps.score), func.count(distinct(hps.host_id)))
@@ -119,7 +118,7 @@ async def dashboard(principal: CurrentUser, session: SessionDep, org_id: uuid.UU
         worst_hosts=[HostScore(host_id=h, hostname=n, policy_id=p, score=s, last_scan_at=at)
                      for h, n, p, s, at in worst],
         top_failing_checks=await failing_checks(
-            session, visible_scope(principal, CheckState.org_id, org_id), TOP_FAILING_CHECKS),
+            session, tenant_scope(principal, CheckState.org_id, org_id), TOP_FAILING_CHECKS),
     )
 
 
@@ -177,7 +176,7 @@ async def report(
     org_id: uuid.UUID | None = None,
 ):
     """Summary and frameworks cover the whole scope; `search` narrows the paged host rows (X-Total-Count)."""
-    scope = visible_scope(principal, hps.org_id, org_id)
+    scope = tenant_scope(principal, hps.org_id, org_id)
     above = func.count(distinct(hps.host_id)).filter(hps.score >= 80)
     below = func.count(distinct(hps.host_id)).filter(hps.score < 50)
     totals = (await session.execute(
@@ -198,7 +197,7 @@ async def report(
     hosts = await paginate(session, stmt, page, response, rows=True)
     details = None
     if include_details:
-        details = await failing_checks(session, visible_scope(principal, CheckState.org_id, org_id),
+        details = await failing_checks(session, tenant_scope(principal, CheckState.org_id, org_id),
                                        REPORT_FAILING_CHECKS)
     return ReportOut(
         summary=ReportSummary(total_hosts=totals[0], avg_score=points(totals[1]), hosts_above_80=totals[2],
@@ -218,7 +217,7 @@ async def export_csv(request: Request, principal: CurrentUser, org_id: uuid.UUID
     # host's, so scoping the hosts as well leaves out no row.
     hosts = (
         select(Host.id, Host.hostname, Host.ip_address)
-        .where(visible_scope(principal, Host.org_id, org_id)).order_by(Host.hostname).subquery("h")
+        .where(tenant_scope(principal, Host.org_id, org_id)).order_by(Host.hostname).subquery("h")
     )
     # policy_id is written as PostgreSQL's text of the uuid (the same characters str() gives), not rebuilt per row.
     states = (
@@ -233,7 +232,7 @@ async def export_csv(request: Request, principal: CurrentUser, org_id: uuid.UUID
         .join(hps, (hps.host_id == CheckState.host_id) & (hps.policy_id == CheckState.policy_id))
         .join(ComplianceTemplate, ComplianceTemplate.id == hps.template_id)
         .join(ComplianceCheck, ComplianceCheck.id == CheckState.check_id)
-        .where(CheckState.host_id == hosts.c.id, visible_scope(principal, CheckState.org_id, org_id))
+        .where(CheckState.host_id == hosts.c.id, tenant_scope(principal, CheckState.org_id, org_id))
         .order_by(CheckState.policy_id, ComplianceCheck.position, CheckState.rule_id)
         .lateral("s")
     )
@@ -245,14 +244,13 @@ async def export_csv(request: Request, principal: CurrentUser, org_id: uuid.UUID
         .order_by(hosts.c.hostname, states.c.policy_key, states.c.position, states.c.rule_id)
         .execution_options(yield_per=EXPORT_BATCH)
     )
-    sessionmaker = request.app.state.sessionmaker
 
     async def lines() -> AsyncIterator[str]:
         # Its own session: the request's session closes when the handler returns, before the body streams.
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(EXPORT_COLUMNS)
-        async with sessionmaker() as session:
+        async with short_transaction(request) as session:
             # Core rows through the session's connection: the ORM's per-row bookkeeping buys nothing here.
             connection = await session.connection()
             result = await connection.stream(stmt)

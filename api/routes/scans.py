@@ -2,19 +2,28 @@
 
 from __future__ import annotations
 
-import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 
-from activities.scan_store import host_template, open_single_scan
 from api.audit import audit
-from api.deps import MANAGE, VIEW, CurrentUser, Page, SessionDep, paginate
+from api.deps import (
+    MANAGE,
+    VIEW,
+    AfterCommitDep,
+    CurrentUser,
+    GatewayDep,
+    Page,
+    SessionDep,
+    SettingsDep,
+    get_or_404,
+    paginate,
+    tenant_scope,
+)
 from api.errors import BadRequest, NotFound
-from api.routes.hosts import load_host, org_filter
 from api.schemas.scans import (
     CheckResultOut,
     HostPolicyComplianceOut,
@@ -25,44 +34,36 @@ from api.schemas.scans import (
     ScanType,
 )
 from models import ComplianceCheck, CompliancePolicy, ComplianceScan, Host, HostPolicyStatus, ScanCheckResult
-from workflows.starts import SingleScan, start_single_scan
+from orchestration.gateway import SingleScan
+from services.remediation import scan_remediations
+from services.scans import host_template, open_single_scan
 
-log = logging.getLogger(__name__)
 router = APIRouter(prefix="/compliance", tags=["scans"])
 
 
 @router.post("/policies/{policy_id}/scan", response_model=ScanOut, status_code=202)
-async def request_scan(policy_id: uuid.UUID, body: ScanRequest, principal: CurrentUser, request: Request):
-    settings = request.app.state.settings
-    # Committed before the workflow starts, so its first activity always finds the scan.
-    async with request.app.state.sessionmaker() as session, session.begin():
-        policy = await session.get(CompliancePolicy, policy_id)
-        if policy is None:
-            raise NotFound("policy")
-        principal.require(policy.org_id, MANAGE, "policy")
-        host = await session.get(Host, body.host_id)
-        if host is None or host.org_id != policy.org_id:
-            raise NotFound("host")
-        if host.os_type != policy.os_type:
-            raise BadRequest(f"host runs {host.os_type}; this policy covers {policy.os_type}")
-        window = timedelta(seconds=settings.host_online_window_seconds)
-        if host.last_seen is None or datetime.now(UTC) - host.last_seen > window:
-            raise BadRequest("host is offline: its agent has not been seen recently")
-        template = await host_template(session, policy, host.id)
-        if template is None:
-            raise BadRequest("the policy has no published template version to scan with")
-        scan, created = await open_single_scan(session, policy, host.id, template, "on_demand",
-                                               requested_by=principal.id)
-        if created:
-            audit(session, principal, "scan.request", "scan", scan.id, policy.org_id,
-                  after={"host_id": str(host.id), "policy_id": str(policy.id), "scan_type": "on_demand"})
-        started = SingleScan.of(scan, host.hostname)
+async def request_scan(policy_id: uuid.UUID, body: ScanRequest, principal: CurrentUser, session: SessionDep,
+                       settings: SettingsDep, gateway: GatewayDep, after_commit: AfterCommitDep):
+    policy = await get_or_404(session, principal, CompliancePolicy, policy_id, MANAGE, "policy")
+    host = await session.get(Host, body.host_id)
+    if host is None or host.org_id != policy.org_id:
+        raise NotFound("host")
+    if host.os_type != policy.os_type:
+        raise BadRequest(f"host runs {host.os_type}; this policy covers {policy.os_type}")
+    window = timedelta(seconds=settings.host_online_window_seconds)
+    if host.last_seen is None or datetime.now(UTC) - host.last_seen > window:
+        raise BadRequest("host is offline: its agent has not been seen recently")
+    template = await host_template(session, policy, host.id)
+    if template is None:
+        raise BadRequest("the policy has no published template version to scan with")
+    scan, created = await open_single_scan(session, policy, host.id, template, "on_demand",
+                                           requested_by=principal.id)
     if created:
-        try:
-            client = await request.app.state.temporal.get()
-            await start_single_scan(client, settings, started)
-        except Exception:
-            log.exception("scan %s queued but its workflow did not start; the scan cycle will start it", scan.id)
+        audit(session, principal, "scan.request", "scan", scan.id, policy.org_id,
+              after={"host_id": str(host.id), "policy_id": str(policy.id), "scan_type": "on_demand"})
+        start = SingleScan(str(scan.id), str(scan.org_id), str(scan.policy_id), str(host.id), scan.scan_type,
+                           host.hostname)
+        after_commit.add(lambda: gateway.start_single_scan(start), f"scan {scan.id}")
     return ScanOut.model_validate(scan)
 
 
@@ -73,7 +74,7 @@ async def list_scans(
     policy_id: uuid.UUID | None = None, org_id: uuid.UUID | None = None,
 ):
     stmt = select(ComplianceScan).order_by(ComplianceScan.created_at.desc(), ComplianceScan.id)
-    if (scope := org_filter(principal, ComplianceScan.org_id, org_id)) is not None:
+    if (scope := tenant_scope(principal, ComplianceScan.org_id, org_id)) is not None:
         stmt = stmt.where(scope)
     for column, value in ((ComplianceScan.status, status), (ComplianceScan.scan_type, scan_type),
                           (ComplianceScan.host_id, host_id), (ComplianceScan.policy_id, policy_id)):
@@ -89,7 +90,7 @@ async def scan_results(session, scan: ComplianceScan) -> list[CheckResultOut]:
         .where(ScanCheckResult.scan_id == scan.id)
         .order_by(ComplianceCheck.position, ScanCheckResult.rule_id)
     )
-    remediations = (scan.result_data or {}).get("remediations", {})
+    remediations = await scan_remediations(session, scan.id)
     return [
         CheckResultOut(check_id=r.check_id, rule_id=r.rule_id, title=title, severity=severity, status=r.status,
                        actual=r.actual, remediation_type=rtype, exception_id=r.exception_id,
@@ -100,16 +101,13 @@ async def scan_results(session, scan: ComplianceScan) -> list[CheckResultOut]:
 
 @router.get("/scans/{scan_id}", response_model=ScanDetailOut)
 async def get_scan(scan_id: uuid.UUID, principal: CurrentUser, session: SessionDep):
-    scan = await session.get(ComplianceScan, scan_id)
-    if scan is None:
-        raise NotFound("scan")
-    principal.require(scan.org_id, VIEW, "scan")
+    scan = await get_or_404(session, principal, ComplianceScan, scan_id, VIEW, "scan")
     return ScanDetailOut(**ScanOut.model_validate(scan).model_dump(), results=await scan_results(session, scan))
 
 
 @router.get("/hosts/{host_id}", response_model=list[HostPolicyComplianceOut])
 async def host_compliance(host_id: uuid.UUID, principal: CurrentUser, session: SessionDep):
-    host = await load_host(session, principal, host_id)
+    host = await get_or_404(session, principal, Host, host_id, VIEW, "host")
     policies = await session.scalars(select(CompliancePolicy).where(
         CompliancePolicy.org_id == host.org_id, CompliancePolicy.os_type == host.os_type))
     latest = dict((await session.execute(
@@ -127,7 +125,7 @@ async def host_history(
     host_id: uuid.UUID, principal: CurrentUser, session: SessionDep, page: Page, response: Response,
     policy_id: Annotated[uuid.UUID | None, Query()] = None,
 ):
-    host = await load_host(session, principal, host_id)
+    host = await get_or_404(session, principal, Host, host_id, VIEW, "host")
     stmt = select(ComplianceScan).where(ComplianceScan.host_id == host.id).order_by(
         ComplianceScan.created_at.desc(), ComplianceScan.id)
     if policy_id is not None:

@@ -9,9 +9,17 @@ from fastapi import APIRouter, Response
 from sqlalchemy import func, or_, select
 
 from api.audit import audit
-from api.deps import MANAGE, VIEW, CurrentUser, Page, Principal, SessionDep, paginate
+from api.deps import (
+    MANAGE,
+    VIEW,
+    CurrentUser,
+    Page,
+    Principal,
+    SessionDep,
+    paginate,
+    tenant_scope,
+)
 from api.errors import Conflict, NotFound
-from api.routes.hosts import org_filter
 from api.schemas.remediation import ScriptCreate, ScriptOut, ScriptUpdate
 from models import AutomationWorkflow, ComplianceCheck, Script
 
@@ -55,7 +63,7 @@ async def list_scripts(
     org_id: uuid.UUID | None = None, include_system: bool = True, shell: str | None = None,
 ):
     stmt = select(Script).order_by(Script.org_id.is_not(None), Script.name, Script.id)
-    scope = org_filter(principal, Script.org_id, org_id)
+    scope = tenant_scope(principal, Script.org_id, org_id)
     if not include_system:
         stmt = stmt.where(Script.org_id.is_not(None))
     if scope is not None:

@@ -11,10 +11,17 @@ from fastapi import APIRouter, Response
 from sqlalchemy import exists, func, or_, select
 
 from api.audit import audit
-from api.deps import MANAGE, VIEW, CurrentUser, Page, SessionDep, paginate
+from api.deps import (
+    MANAGE,
+    VIEW,
+    CurrentUser,
+    Page,
+    SessionDep,
+    paginate,
+    tenant_scope,
+)
 from api.errors import BadRequest, Conflict, Unprocessable
 from api.routes import template_checks, template_portability
-from api.routes.hosts import org_filter
 from api.schemas.hosts import OsType
 from api.schemas.templates import TemplateCopy, TemplateOut, TemplateSummaryOut, TemplateUpdate
 from api.template_access import (
@@ -52,7 +59,7 @@ async def list_templates(
     stmt = select(ComplianceTemplate, check_count, enabled_check_count).order_by(
         ComplianceTemplate.is_system.desc(), ComplianceTemplate.name, ComplianceTemplate.version, ComplianceTemplate.id
     )
-    scope = org_filter(principal, ComplianceTemplate.org_id, org_id)
+    scope = tenant_scope(principal, ComplianceTemplate.org_id, org_id)
     if org_id is not None:
         stmt = stmt.where(scope)
     elif scope is not None:

@@ -7,7 +7,6 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import delete, select
 
-from activities.recording import record_completed_scans
 from domain.scoring import round_points
 from models import (
     AgentJob,
@@ -19,6 +18,7 @@ from models import (
     HostGroupMember,
     ScanCheckResult,
 )
+from services.scan_recording import record_completed_scans
 from tests.api.test_exceptions import EXCEPTIONS, approved_exception, make_team, request_exception
 from tests.factories import make_host
 from tests.stack import system_template_id

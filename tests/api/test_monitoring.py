@@ -8,9 +8,9 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select
 
-from activities.evaluation import evaluate_scans
-from activities.recording import load_checks
 from models import Alert, AuditEntry, Incident, Notification, Webhook
+from services.incidents import evaluate_scans
+from services.scan_recording import load_checks
 from tests.factories import login, make_host, make_org, make_user
 from tests.scan_builders import make_policy, make_template, open_scan, past_scan, record, run_scan
 

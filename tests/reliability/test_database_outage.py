@@ -11,10 +11,10 @@ from sqlalchemy import func, select, text
 from agent.fleet import Fleet, Outcomes
 from models import ComplianceScan, ScanCheckResult
 from models.db import libpq_url, with_database
+from orchestration.types import CycleInput
 from tests.e2e.test_scan_end_to_end import setup_org
 from tests.stack import eventually, running_stack
 from workflows.scan_cycle import ScanCycleWorkflow
-from workflows.types import CycleInput
 
 pytestmark = pytest.mark.slow
 

@@ -16,6 +16,7 @@ from temporalio.client import Client
 from agent.fleet import Fleet, Outcomes
 from models import ComplianceScan
 from models.db import make_engine, make_sessionmaker
+from orchestration.types import CycleInput
 from stack.ports import free_port
 from stack.temporal import start_dev_server
 from tests.conftest import make_settings
@@ -24,7 +25,6 @@ from tests.stack import eventually
 from tests.workflows.test_remediation import LOW_RULE, OnlyFailing
 from worker import build_worker
 from workflows.scan_cycle import ScanCycleWorkflow
-from workflows.types import CycleInput
 
 pytestmark = pytest.mark.slow
 

@@ -17,10 +17,10 @@ from sqlalchemy import func, select, text
 from agent.fleet import Fleet, Outcomes
 from domain.scoring import compute_score, count_statuses
 from models import ComplianceScan, ScanCheckResult
+from orchestration.types import CycleInput
 from tests.e2e.test_scan_end_to_end import setup_org
 from tests.stack import eventually
 from workflows.scan_cycle import ScanCycleWorkflow
-from workflows.types import CycleInput
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.slow

@@ -4,8 +4,8 @@ import uuid
 
 import psycopg
 
-from activities import history_copy
 from models.db import libpq_url
+from services import history_copy
 
 
 def copy_and_read(pg_admin_url: str, rows: list[bytes]) -> list[tuple]:

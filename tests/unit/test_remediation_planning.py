@@ -2,7 +2,7 @@ import uuid
 
 import pytest
 
-from domain.remediation_planning import (
+from domain.remediation import (
     FailedCheck,
     PlannedRemediation,
     PolicyGates,

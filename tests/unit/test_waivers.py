@@ -1,7 +1,7 @@
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from domain.waivers import CheckOutcome, ExceptionScope, apply_waivers, find_waiver
+from domain.exceptions import CheckOutcome, ExceptionScope, apply_waivers, find_waiver
 
 NOW = datetime(2025, 3, 1, 12, 0, tzinfo=UTC)
 HOST = uuid.UUID(int=100)

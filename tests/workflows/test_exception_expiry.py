@@ -12,8 +12,9 @@ from temporalio.api.enums.v1 import EventType
 from temporalio.worker import Worker
 
 from activities.exceptions import ExceptionActivities
-from api.exception_expiry import expiry_workflow_id
 from models import AuditEntry, ComplianceException
+from orchestration import ids
+from orchestration.types import CycleInput, ExpireExceptionInput, ExpireExceptionOutcome, ExpiryInput, ExpiryResult
 from tests.api.test_exception_waivers import Fleet
 from tests.api.test_exceptions import EXCEPTIONS, approved_exception, in_days, make_team
 from tests.e2e.test_scan_end_to_end import save_history
@@ -21,7 +22,6 @@ from tests.factories import make_host
 from tests.stack import eventually, running_stack
 from workflows.exception_expiry import ExceptionExpiryWorkflow
 from workflows.scan_cycle import ScanCycleWorkflow
-from workflows.types import CycleInput, ExpireExceptionInput, ExpireExceptionOutcome, ExpiryInput, ExpiryResult
 
 DAY = timedelta(days=1)
 
@@ -71,7 +71,7 @@ async def test_exception_set_to_expire_in_30_days_expires_and_fails_again(skippi
         await skipping_env.sleep(DAY + timedelta(hours=1))
         await becomes(db, exception, "expired")
 
-        handle = stack.client.get_workflow_handle(expiry_workflow_id(exception["id"]), result_type=ExpiryResult)
+        handle = stack.client.get_workflow_handle(ids.exception_expiry(exception["id"]), result_type=ExpiryResult)
         assert (await handle.result()).outcome == "expired"
         await save_history(handle, "exception_expiry")
         entry = await db.scalar(select(AuditEntry).where(AuditEntry.action == "exception.expire"))
@@ -91,7 +91,7 @@ async def test_extended_exception_expires_at_the_new_date_not_the_old(skipping_e
 
         await skipping_env.sleep(30 * DAY + timedelta(hours=1))
         await stays(db, exception, "active")
-        handle = stack.client.get_workflow_handle(expiry_workflow_id(exception["id"]), result_type=ExpiryResult)
+        handle = stack.client.get_workflow_handle(ids.exception_expiry(exception["id"]), result_type=ExpiryResult)
         events = [e.event_type for e in (await handle.fetch_history()).events]
         assert EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED in events  # the timer moved: it did not fire
         assert EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED not in events
@@ -110,7 +110,7 @@ async def test_revoked_exception_timer_ends_without_expiring(skipping_env, db_ur
         response = await stack.api.delete(f"{EXCEPTIONS}/{exception['id']}", headers=team.approver_headers)
         assert response.status_code == 200 and response.json()["status"] == "revoked"
 
-        handle = stack.client.get_workflow_handle(expiry_workflow_id(exception["id"]), result_type=ExpiryResult)
+        handle = stack.client.get_workflow_handle(ids.exception_expiry(exception["id"]), result_type=ExpiryResult)
         assert (await handle.result()).outcome == "revoked"
         await skipping_env.sleep(31 * DAY)
         await stays(db, exception, "revoked")
@@ -125,7 +125,7 @@ async def test_cleared_expiry_ends_the_timer_and_a_new_one_starts_it_again(skipp
         cleared = await stack.api.patch(url, json={"expires_at": None}, headers=team.approver_headers)
         assert cleared.status_code == 200 and cleared.json()["expires_at"] is None
 
-        handle = stack.client.get_workflow_handle(expiry_workflow_id(exception["id"]), result_type=ExpiryResult)
+        handle = stack.client.get_workflow_handle(ids.exception_expiry(exception["id"]), result_type=ExpiryResult)
         assert (await handle.result()).outcome == "cleared"
         await skipping_env.sleep(31 * DAY)
         await stays(db, exception, "active")
@@ -174,7 +174,7 @@ async def test_scan_cycle_expires_every_overdue_exception(skipping_env, db_url, 
         await skipping_env.sleep(2 * DAY)
         for exception in overdue:
             result = await stack.client.get_workflow_handle(
-                expiry_workflow_id(exception["id"]), result_type=ExpiryResult).result()
+                ids.exception_expiry(exception["id"]), result_type=ExpiryResult).result()
             assert result.outcome == "no_longer_active"
             assert await expiries(db, exception) == 1
 

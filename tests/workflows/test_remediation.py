@@ -10,14 +10,15 @@ import pytest
 from sqlalchemy import func, select, update
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.change_signals import resignal_decided_changes
+from activities.remediation import RemediationActivities
 from agent.fleet import Fleet, Outcomes
 from models import AgentJob, ChangeRecord, ComplianceCheck, ComplianceScan, Organization, Remediation
+from orchestration import ids
+from orchestration.gateway import TemporalGateway
+from orchestration.types import AutomationResult, RemediationResult
+from services.remediation import start_of
 from tests.e2e.test_scan_end_to_end import save_history, setup_org
 from tests.stack import eventually, running_stack
-from workflows.remediation import remediation_workflow_id
-from workflows.remediation_starts import remediation_input, start_remediation
-from workflows.remediation_types import AutomationResult, RemediationResult
 
 LOW_RULE = "1.1.1.1"      # severity low, bound to a script
 MEDIUM_RULE = "1.1.1.8"   # severity medium, bound to a script
@@ -99,7 +100,7 @@ async def remediation_jobs(db) -> int:
 
 
 def handle_of(stack, remediation: Remediation):
-    return stack.client.get_workflow_handle(remediation_workflow_id(str(remediation.scan_id),
+    return stack.client.get_workflow_handle(ids.remediation(str(remediation.scan_id),
                                                                     str(remediation.check_id)),
                                             result_type=RemediationResult)
 
@@ -292,8 +293,8 @@ async def test_duplicate_start_returns_the_running_remediation(skipping_env, db_
             await pending_change(w)
             (rem,) = await remediations(db, scan["id"])
             running = await handle_of(stack, rem).describe()
-            again = await start_remediation(stack.client, stack.settings, remediation_input(rem, stack.settings),
-                                            "duplicate")
+            again = await TemporalGateway(stack.settings, stack.client).start_remediation(start_of(rem), rem.trigger,
+                                                                                          "duplicate")
             assert again == running.run_id
             fix = await w.api().post(f"/api/v1/compliance/scans/{scan['id']}/checks/{rem.check_id}/fix",
                                      headers=w.headers)
@@ -363,6 +364,11 @@ async def test_workflow_binding_stops_at_the_first_failed_step(skipping_env, db_
         assert await remediation_jobs(db) == 1
 
 
+async def safety_net(stack):
+    gateway = TemporalGateway(stack.settings, stack.client)
+    return await RemediationActivities(stack.sessionmaker, stack.settings, gateway).resignal_decided_changes()
+
+
 async def test_cycle_safety_net_resignals_a_decision_whose_signal_was_lost(skipping_env, db_url, app_factory, db):
     async with running_stack(skipping_env, db_url, app_factory, **SETTINGS) as stack:
         w = await world(skipping_env, stack, db, OnlyFailing(failing=frozenset({LOW_RULE})))
@@ -374,12 +380,12 @@ async def test_cycle_safety_net_resignals_a_decision_whose_signal_was_lost(skipp
             await db.execute(update(ChangeRecord).where(ChangeRecord.id == uuid.UUID(change["id"])).values(
                 status="approved", decided_at=datetime.now(UTC) - timedelta(minutes=5)))
             await db.commit()
-            net = await resignal_decided_changes(stack.sessionmaker, stack.settings, stack.client)
+            net = await safety_net(stack)
             assert net.resignaled == 1
             (rem,) = await remediations(db, scan["id"])
             result = await finished(skipping_env, handle_of(stack, rem))
         finally:
             await w.fleet.stop()
         assert result.status == "completed"
-        again = await resignal_decided_changes(stack.sessionmaker, stack.settings, stack.client)
+        again = await safety_net(stack)
         assert again.resignaled == 0

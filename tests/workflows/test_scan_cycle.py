@@ -9,10 +9,10 @@ from sqlalchemy import select
 
 from agent.fleet import Fleet, Outcomes
 from models import ComplianceScan, Host, HostPolicyStatus
+from orchestration.types import CycleInput, ScanBatchResult
 from tests.e2e.test_scan_end_to_end import save_history, setup_org
 from tests.stack import running_stack
 from workflows.scan_cycle import ScanCycleWorkflow
-from workflows.types import CycleInput, ScanBatchResult
 
 
 async def test_cycle_scans_due_hosts_in_batches_and_skips_the_rest(skipping_env, db_url, app_factory, db):

@@ -8,15 +8,15 @@ import uuid
 
 from sqlalchemy import select
 
-from activities.webhooks import delivery_workflow_id
 from agent.fleet import Fleet, Outcomes
 from domain.webhooks import verify
 from models import Notification, Webhook, WebhookDelivery
+from orchestration import ids
+from orchestration.types import WebhookDeliveryResult, WebhookEvent
 from tests.e2e.test_scan_end_to_end import save_history, setup_org
 from tests.factories import make_host, make_org
 from tests.scan_builders import make_policy, make_template, run_scan
 from tests.stack import eventually, running_stack
-from workflows.types import WebhookDeliveryResult, WebhookEvent
 from workflows.webhook_delivery import WebhookDeliveryWorkflow
 
 SECRET = "receiver-shared-secret"
@@ -67,7 +67,7 @@ async def test_failed_delivery_is_retried_and_every_attempt_is_signed_and_record
         event = WebhookEvent("notification", str(notification.id), str(org.id), initial_retry_seconds=0.5)
         async with running_stack(dev_env, db_url, app_factory) as stack:
             handle = await stack.client.start_workflow(
-                WebhookDeliveryWorkflow.run, event, id=delivery_workflow_id(event),
+                WebhookDeliveryWorkflow.run, event, id=ids.webhook_delivery(event.event_type, event.event_id),
                 task_queue=stack.settings.temporal_task_queue)
             result = await handle.result()
             await save_history(handle, "webhook_delivery")

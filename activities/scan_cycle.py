@@ -1,4 +1,4 @@
-"""Activities of ScanCycleWorkflow: plan the tick's scans, retry agent completions that did not reach Temporal."""
+"""Activities of ScanCycleWorkflow: plan the tick's scans, and hand Temporal what it missed while unreachable."""
 
 from __future__ import annotations
 
@@ -8,26 +8,22 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from temporalio import activity
-from temporalio.client import Client
-from temporalio.service import RPCError, RPCStatusCode
 
-from activities.change_signals import resignal_decided_changes
-from activities.scan_store import plan_policy, policy_templates, queued_batches
 from config import Settings
 from models import AgentJob, CompliancePolicy, ComplianceScan, Host
-from workflows.remediation_types import ResignalResult
-from workflows.starts import SingleScan, start_single_scan
-from workflows.types import BatchSpec, CyclePlan, JobDone, PlanInput, SweepResult
+from orchestration.gateway import SingleScan, TemporalGateway
+from orchestration.types import BatchSpec, CyclePlan, PlanInput, SweepResult
+from services.scans import plan_policy, policy_templates, queued_batches
 
 log = logging.getLogger(__name__)
 STRANDED_AFTER = timedelta(minutes=2)
 
 
-class PlanningActivities:
-    def __init__(self, sessionmaker: async_sessionmaker, settings: Settings, client: Client):
+class ScanCycleActivities:
+    def __init__(self, sessionmaker: async_sessionmaker, settings: Settings, gateway: TemporalGateway):
         self.sessionmaker = sessionmaker
         self.settings = settings
-        self.client = client
+        self.gateway = gateway
 
     @activity.defn(name="plan_scan_cycle")
     async def plan_scan_cycle(self, params: PlanInput) -> CyclePlan:
@@ -64,22 +60,17 @@ class PlanningActivities:
         restarted = await self._restart_stranded_scans()
         return SweepResult(completions_retried=retried, scans_restarted=restarted)
 
-    @activity.defn(name="resignal_decided_changes")
-    async def resignal_decided_changes(self) -> ResignalResult:
-        """Safety net: change decisions stored by the API whose signal never reached the waiting workflow."""
-        return await resignal_decided_changes(self.sessionmaker, self.settings, self.client)
-
     async def _restart_stranded_scans(self) -> int:
         async with self.sessionmaker() as session:
             rows = (await session.execute(
                 select(ComplianceScan, Host.hostname).join(Host, Host.id == ComplianceScan.host_id)
-                .where(ComplianceScan.status == "queued", ComplianceScan.workflow_id.like("scan-%"),
-                       ComplianceScan.workflow_id.not_like("scan-batch-%"),
+                .where(ComplianceScan.status == "queued", ComplianceScan.scan_type.in_(("on_demand", "verify")),
                        ComplianceScan.created_at < datetime.now(UTC) - STRANDED_AFTER)
                 .limit(500)
             )).all()
         for scan, hostname in rows:
-            await start_single_scan(self.client, self.settings, SingleScan.of(scan, hostname))
+            await self.gateway.start_single_scan(SingleScan(str(scan.id), str(scan.org_id), str(scan.policy_id),
+                                                            str(scan.host_id), scan.scan_type, hostname))
         return len(rows)
 
     async def _complete_pending_results(self) -> int:
@@ -92,14 +83,9 @@ class PlanningActivities:
         for job_id, token, status in jobs:
             late = False
             if token is not None:
-                try:
-                    await self.client.get_async_activity_handle(task_token=token).complete(
-                        JobDone(job_id=str(job_id), status=status)
-                    )
+                if await self.gateway.complete_agent_job(token, str(job_id), status):
                     retried += 1
-                except RPCError as err:
-                    if err.status != RPCStatusCode.NOT_FOUND:
-                        raise
+                else:
                     late = True
             async with self.sessionmaker() as session, session.begin():
                 await session.execute(update(AgentJob).where(AgentJob.id == job_id).values(

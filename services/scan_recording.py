@@ -10,9 +10,9 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from activities import history_copy
+from domain.exceptions import CheckOutcome, ExceptionScope, apply_waivers
 from domain.scoring import compute_score, count_statuses
-from domain.waivers import CheckOutcome, ExceptionScope, apply_waivers
+from services import history_copy
 
 NO_RESULT = "no result returned by the agent"
 

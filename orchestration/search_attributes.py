@@ -16,3 +16,14 @@ def scan_attributes(org_id: str, policy_id: str, scan_type: str, host_id: str | 
     if host_id is not None:
         pairs.append(SearchAttributePair(HOST_ID, host_id))
     return TypedSearchAttributes(pairs)
+
+
+def remediation_attributes(org_id: str, policy_id: str, host_id: str) -> TypedSearchAttributes:
+    return scan_attributes(org_id, policy_id, "remediation", host_id)
+
+
+def exception_attributes(org_id: str, host_id: str | None) -> TypedSearchAttributes:
+    pairs = [SearchAttributePair(ORG_ID, org_id)]
+    if host_id is not None:
+        pairs.append(SearchAttributePair(HOST_ID, host_id))
+    return TypedSearchAttributes(pairs)

@@ -1,4 +1,4 @@
-"""Post-scan evaluation: notifications, regression alerts and incidents (set-based over a micro-batch)."""
+"""Incidents, alerts and notifications raised by recorded scans (set-based over a micro-batch)."""
 
 from __future__ import annotations
 
@@ -9,10 +9,7 @@ from datetime import datetime
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
-from temporalio import activity
 
-from activities.recording import CheckInfo, ScoredScan
-from activities.webhooks import orgs_with_webhooks, start_deliveries
 from domain.alerts import (
     CRITICAL_SCORE_THRESHOLD,
     LOW_SCORE_THRESHOLD,
@@ -22,7 +19,8 @@ from domain.alerts import (
     score_notification,
 )
 from domain.baselines import Regression, choose_baseline, detect_regression
-from workflows.types import WebhookEvent
+from orchestration.types import WebhookEvent
+from services.scan_recording import CheckInfo, ScoredScan
 
 # Event ids derive from (scan, kind): a recording retried after a rollback produces the same ids, so the
 # delivery workflows started for the first attempt find the rows the successful attempt committed.
@@ -67,7 +65,8 @@ class ScanVerdict:
 async def evaluate_scans(
     session: AsyncSession, scored: list[ScoredScan], checks: dict[uuid.UUID, list[CheckInfo]], now: datetime
 ) -> list[WebhookEvent]:
-    """Notify, alert and open/extend/resolve incidents for a recorded micro-batch; returns the new events.
+    """Notify, alert and open/extend/resolve incidents for a recorded micro-batch; returns the new events, for
+    the webhooks.
 
     Runs in the recording transaction. Every write is keyed by scan (unique notification/alert keys, timeline
     entries guarded by scan id, incident opening deduplicated on the one-open-per-host+policy index), so a
@@ -78,7 +77,6 @@ async def evaluate_scans(
     verdicts = await _judge(session, scored, checks)
     events = await _notify(session, verdicts) + await _alert(session, verdicts)
     await _incidents(session, verdicts)
-    await _dispatch(session, events)
     return events
 
 
@@ -238,18 +236,3 @@ async def _incidents(session: AsyncSession, verdicts: list[ScanVerdict]) -> None
         """), {"host": [v.scan.host_id for v in clean], "policy": [v.scan.policy_id for v in clean],
                "scan": [v.scan.scan_id for v in clean], "at": [v.scan.completed_at for v in clean],
                "entry": [v.timeline_entry("resolved") for v in clean]})
-
-
-async def _dispatch(session: AsyncSession, events: list[WebhookEvent]) -> None:
-    """Start a delivery workflow per event of an organization that has an enabled webhook.
-
-    Started inside the recording transaction, keyed by the deterministic event id: a crash after commit cannot
-    lose a delivery, and a retried recording reuses the same workflow. Outside a worker (tests that call the
-    recording path directly) nothing is sent.
-    """
-    if not events or not activity.in_activity():
-        return
-    subscribed = await orgs_with_webhooks(session, {e.org_id for e in events})
-    wanted = [e for e in events if e.org_id in subscribed]
-    if wanted:
-        await start_deliveries(activity.client(), activity.info().task_queue, wanted)

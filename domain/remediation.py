@@ -1,4 +1,5 @@
-"""Which failed checks a scan remediates automatically, which need approval, and why the rest are skipped."""
+"""Remediation rules: which failed checks a scan remediates automatically, which need approval and why, the
+states a remediation and its change record move through, and who may decide a change."""
 
 from __future__ import annotations
 
@@ -85,3 +86,57 @@ def plan_remediations(
             needs_approval = gates.approval_mode == "manual" or check.requires_change
             planned.append(PlannedRemediation(check.check_id, needs_approval))
     return planned, skipped
+
+
+# A remediation: planned → (pending_approval →) implementing → completed | failed, or it ends without running:
+# rejected, expired (nobody decided in time) or skipped (kill switch, no automated fix). A remediation held back
+# by the kill switch is re-armed as `planned` by a one-click fix.
+REMEDIATION_MOVES: dict[str, frozenset[str]] = {
+    "planned": frozenset({"pending_approval", "implementing", "skipped"}),
+    "pending_approval": frozenset({"implementing", "rejected", "expired", "skipped"}),
+    "implementing": frozenset({"completed", "failed"}),
+    "skipped": frozenset({"planned"}),
+    "rejected": frozenset(), "expired": frozenset(), "completed": frozenset(), "failed": frozenset(),
+}
+FINISHED = frozenset({"rejected", "expired", "skipped", "completed", "failed"})
+
+# A change record: decided once, by a person other than its requester, then closed by what happened to the fix.
+CHANGE_MOVES: dict[str, frozenset[str]] = {
+    "pending_approval": frozenset({"approved", "rejected", "expired", "failed"}),
+    "approved": frozenset({"implementing", "failed"}),
+    "implementing": frozenset({"completed", "failed"}),
+    "rejected": frozenset(), "expired": frozenset(), "completed": frozenset(), "failed": frozenset(),
+}
+DECISIONS = frozenset({"approved", "rejected"})
+
+
+class InvalidTransition(ValueError):
+    pass
+
+
+def can_move(moves: dict[str, frozenset[str]], current: str, target: str) -> bool:
+    return target in moves.get(current, frozenset())
+
+
+def move(moves: dict[str, frozenset[str]], current: str, target: str) -> str:
+    if not can_move(moves, current, target):
+        raise InvalidTransition(f"{current} cannot become {target}")
+    return target
+
+
+def needs_approval(approval_mode: str, requires_change: bool) -> bool:
+    return approval_mode == "manual" or requires_change
+
+
+def approval_grounds(approval_mode: str, requires_change: bool) -> list[str]:
+    grounds = []
+    if approval_mode == "manual":
+        grounds.append("the policy's approval mode is manual")
+    if requires_change:
+        grounds.append("the check requires a change record")
+    return grounds
+
+
+def may_decide(requested_by: uuid.UUID | None, decider: uuid.UUID) -> bool:
+    """Four eyes: whoever asked for a change never decides it. Automatic remediations have no requester."""
+    return requested_by is None or requested_by != decider

@@ -1,4 +1,6 @@
-"""Scan records and agent jobs: the SQL shared by the planner, the batch activities and the API."""
+"""Scan records and agent jobs: planning a tick, opening batches, queueing one-host scans.
+
+Shared by the scan activities and the API."""
 
 from __future__ import annotations
 
@@ -13,6 +15,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from domain.batching import effective_batch_size
 from domain.templates import TemplateVersion, resolve_template
 from models import CompliancePolicy, ComplianceScan, ComplianceTemplate, PolicyHostOverride
+from orchestration import ids
+from orchestration.types import RemediationStart, WebhookEvent
+from services import incidents
+from services.remediation import plan_scan_remediations
+from services.scan_recording import ScoredScan, mark_timed_out, record_completed_scans
 
 WORKFLOW_CHUNK = 1000
 JOBS_CHANNEL = "agent_jobs"
@@ -87,6 +94,7 @@ async def plan_policy(
     size = effective_batch_size(policy.batch_size, due, policy.scan_interval_hours, cycle_minutes)
     if due == 0:
         return PolicyPlan(policy.id, 0, size, 0)
+    batch_ids = [ids.scan_batch(policy.id, tick, n) for n in range(-(-size // workflow_chunk))]
     result = await session.execute(text(f"""
         WITH due AS (
             SELECT h.id AS host_id, hps.last_completed_at {_DUE_HOSTS}
@@ -101,13 +109,13 @@ async def plan_policy(
                                       waived, created_at, updated_at)
         SELECT gen_random_uuid(), :org_id, numbered.host_id, :policy_id, coalesce(o.template_id, :template_id),
                coalesce(ot.version, :template_version), 'scheduled', 'queued',
-               'scan-batch-' || CAST(:policy_id AS text) || '-' || :tick || '-' || numbered.n, '{{}}',
+               (CAST(:batch_ids AS text[]))[numbered.n + 1], '{{}}',
                0, 0, 0, 0, 0, 0, now(), now()
         FROM numbered
         LEFT JOIN policy_host_overrides o ON o.policy_id = :policy_id AND o.host_id = numbered.host_id
         LEFT JOIN compliance_templates ot ON ot.id = o.template_id
         ON CONFLICT DO NOTHING
-    """), params | {"limit": size, "chunk": workflow_chunk, "tick": tick, "template_id": template.id,
+    """), params | {"limit": size, "chunk": workflow_chunk, "batch_ids": batch_ids, "template_id": template.id,
                     "template_version": template.version})
     return PolicyPlan(policy.id, due, size, result.rowcount)
 
@@ -117,7 +125,7 @@ async def queued_batches(session: AsyncSession, tick: str) -> list[tuple[str, uu
         SELECT workflow_id, policy_id, org_id, count(*) FROM compliance_scans
         WHERE status = 'queued' AND scan_type = 'scheduled' AND workflow_id LIKE :pattern
         GROUP BY workflow_id, policy_id, org_id ORDER BY workflow_id
-    """), {"pattern": f"scan-batch-%-{tick}-%"})
+    """), {"pattern": ids.scan_batches_of_tick(tick)})
     return [tuple(r) for r in rows]
 
 
@@ -164,10 +172,31 @@ async def open_single_scan(
         ON CONFLICT DO NOTHING
     """), {"id": scan_id, "org_id": policy.org_id, "host_id": host_id, "policy_id": policy.id,
            "template_id": template.id, "version": template.version, "scan_type": scan_type,
-           "workflow_id": f"scan-{scan_id}", "requested_by": requested_by, "remediation_id": remediation_id})
+           "workflow_id": ids.single_scan(scan_id), "requested_by": requested_by, "remediation_id": remediation_id})
     if inserted.rowcount == 1:
         return await session.get(ComplianceScan, scan_id), True
     existing = await session.scalar(select(ComplianceScan).where(
         ComplianceScan.host_id == host_id, ComplianceScan.policy_id == policy.id,
         ComplianceScan.status.in_(("queued", "running"))))
     return existing, False
+
+
+@dataclass
+class RecordedBatch:
+    scored: list[ScoredScan]
+    timed_out: int
+    events: list[WebhookEvent]
+    remediations: list[RemediationStart]
+
+
+async def record_batch(session: AsyncSession, completed: list[uuid.UUID], timed_out: list[uuid.UUID],
+                       now: datetime) -> RecordedBatch:
+    """Score and store a micro-batch, end the scans whose agent never answered, raise the notifications, alerts
+    and incidents, and plan the remediations, in the caller's transaction."""
+    scored, checks = await record_completed_scans(session, completed, now)
+    ended = await mark_timed_out(session, timed_out)
+    if not scored:
+        return RecordedBatch(scored, ended, [], [])
+    events = await incidents.evaluate_scans(session, scored, checks, now)
+    remediations = await plan_scan_remediations(session, scored, checks, now)
+    return RecordedBatch(scored, ended, events, remediations)
