@@ -73,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     v1.include_router(health.router)
     app.include_router(v1)
     app.include_router(health.router)
+    install_console(app, API_PREFIX)
     return app
 
 
