@@ -7,8 +7,11 @@ from functools import lru_cache
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+# Once the default: it is public, so it is refused everywhere but in tests (`make run` generates a secret per
+# installation in .data/secrets/).
 DEV_JWT_SECRET = "dev-insecure-jwt-secret-change-me-outside-development"
 PLACEHOLDER_SECRETS = {"", DEV_JWT_SECRET, "changeme", "change-me", "secret"}
+MIN_SECRET_LENGTH = 32
 
 
 class Settings(BaseSettings):
@@ -23,7 +26,7 @@ class Settings(BaseSettings):
     temporal_schedule_enabled: bool = Field(True, description="the worker creates/updates the scan-cycle schedule")
     temporal_search_attributes: bool = Field(True, description="tag workflows with OrgId/PolicyId/ScanType/HostId")
 
-    jwt_secret: str = DEV_JWT_SECRET
+    jwt_secret: str = Field("", description="token signing key; empty = this process signs no tokens")
     jwt_ttl_minutes: int = 60 * 12
 
     api_host: str = "127.0.0.1"
@@ -43,14 +46,24 @@ class Settings(BaseSettings):
     approval_timeout_seconds: int = 7 * 24 * 3600
     webhook_timeout_seconds: float = 10.0
 
+    max_checks_per_template: int = Field(2000, ge=1, description="more checks in one template is refused (422)")
+    max_import_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="larger template imports get 413")
+    login_failure_window_seconds: int = Field(900, ge=1, description="failed logins are counted over this window")
+    login_max_failures_per_user: int = Field(10, ge=1, description="per username, then 429 until the window moves")
+    login_max_failures_per_address: int = Field(50, ge=1, description="per client address, then 429")
+    password_hash_threads: int = Field(2, ge=1, description="argon2 runs in this many threads, off the event loop")
+
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
-        if self.environment not in ("development", "test") and (
-            self.jwt_secret in PLACEHOLDER_SECRETS or len(self.jwt_secret) < 32
-        ):
+        if self.environment == "test":
+            return self
+        weak = self.jwt_secret in PLACEHOLDER_SECRETS or len(self.jwt_secret) < MIN_SECRET_LENGTH
+        # In development an empty secret is allowed for processes that sign nothing (worker, tools); the API
+        # refuses to start without one (api.security.require_signing_secret).
+        if weak and (self.jwt_secret or self.environment != "development"):
             raise ValueError(
                 "JWT_SECRET is missing, a placeholder or shorter than 32 characters; "
-                "set a long random JWT_SECRET outside development"
+                "set a long random JWT_SECRET (make run generates one in .data/secrets/)"
             )
         return self
 

@@ -1,7 +1,8 @@
 """Offline administration: users and memberships without the HTTP API.
 
     python -m api.cli create-user NAME [--admin] [--email E]   (password read from COMPLIANCE_NEW_PASSWORD or prompted)
-    python -m api.cli set-password NAME
+    python -m api.cli set-password NAME                     (ends every token issued to NAME before)
+    python -m api.cli deactivate NAME                       (no more logins; ends every token issued to NAME)
     python -m api.cli add-member NAME ORG_NAME ROLE
     python -m api.cli remove-member NAME ORG_NAME
 """
@@ -18,14 +19,16 @@ from sqlalchemy import select
 
 from api.security import hash_password
 from config import get_settings
+from domain.passwords import password_problem
 from models import AuditEntry, Membership, Organization, User
 from models.db import make_engine, make_sessionmaker
 
 
-def _password() -> str:
+def _password(username: str) -> str:
+    """Taken exactly as typed: surrounding whitespace is part of the password."""
     password = os.environ.get("COMPLIANCE_NEW_PASSWORD") or getpass.getpass("password: ")
-    if len(password) < 8:
-        sys.exit("password must have at least 8 characters")
+    if problem := password_problem(password, username):
+        sys.exit(problem)
     return password
 
 
@@ -38,7 +41,7 @@ async def _run(args: argparse.Namespace) -> str:
                 if user is not None:
                     sys.exit(f"user {args.username} exists")
                 user = User(username=args.username, email=args.email, is_admin=args.admin,
-                            password_hash=hash_password(_password()))
+                            password_hash=hash_password(_password(args.username)))
                 session.add(user)
                 await session.flush()
                 after = {"username": user.username, "is_admin": args.admin}
@@ -48,10 +51,17 @@ async def _run(args: argparse.Namespace) -> str:
             if user is None:
                 sys.exit(f"no user {args.username}")
             if args.command == "set-password":
-                user.password_hash = hash_password(_password())
+                user.password_hash = hash_password(_password(user.username))
+                user.token_version += 1
                 session.add(AuditEntry(actor_type="cli", action="user.set_password", target_type="user",
-                                       target_id=str(user.id)))
-                return f"password of {user.username} changed"
+                                       target_id=str(user.id), after={"tokens_revoked": True}))
+                return f"password of {user.username} changed; tokens issued before no longer work"
+            if args.command == "deactivate":
+                user.is_active = False
+                user.token_version += 1
+                session.add(AuditEntry(actor_type="cli", action="user.deactivate", target_type="user",
+                                       target_id=str(user.id), after={"is_active": False, "tokens_revoked": True}))
+                return f"{user.username} deactivated; tokens issued before no longer work"
             org = await session.scalar(select(Organization).where(Organization.name == args.org))
             if org is None:
                 sys.exit(f"no organization {args.org}")
@@ -83,6 +93,7 @@ def main(argv: list[str] | None = None) -> None:
     create.add_argument("--admin", action="store_true")
     create.add_argument("--email")
     sub.add_parser("set-password").add_argument("username")
+    sub.add_parser("deactivate").add_argument("username")
     add = sub.add_parser("add-member")
     add.add_argument("username")
     add.add_argument("org")

@@ -7,7 +7,9 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
+from api.docs import install_docs
 from api.errors import install_error_handlers
+from api.headers import SecurityHeaders
 from api.job_notifier import JobNotifier
 from api.limits import BodySizeLimit
 from api.routes import (
@@ -29,6 +31,7 @@ from api.routes import (
     templates,
     users,
 )
+from api.security import require_signing_secret
 from config import Settings, get_settings
 from models.db import libpq_url, make_engine, make_sessionmaker
 from orchestration.gateway import TemporalGateway
@@ -45,6 +48,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     settings = settings or get_settings()
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set (make run sets it for the embedded server)")
+    require_signing_secret(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -63,9 +67,14 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version="0.1.0",
         description="CIS and STIG compliance for Windows, Linux and BSD fleets.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     install_error_handlers(app)
-    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes,
+                       path_limits={f"{API_PREFIX}/compliance/templates/import": settings.max_import_bytes})
+    app.add_middleware(SecurityHeaders)
+    install_docs(app)
 
     v1 = APIRouter(prefix=API_PREFIX)
     for router in RESOURCE_ROUTERS:

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from api.schemas.common import RequestModel, ResponseModel
 
 Role = Literal["viewer", "operator", "admin"]
+# Taken exactly as typed (no trimming); the policy itself (domain.passwords) is applied by the routes.
+Password = Annotated[str, StringConstraints(strip_whitespace=False, min_length=1, max_length=200)]
 
 
 class TokenOut(ResponseModel):
@@ -26,9 +28,14 @@ class MembershipOut(ResponseModel):
 
 class UserCreate(RequestModel):
     username: str = Field(min_length=3, max_length=100, pattern=r"^[A-Za-z0-9_.@-]+$")
-    password: str = Field(min_length=8, max_length=200)
+    password: Password
     email: str | None = Field(None, max_length=320, pattern=r"^[^@\s]+@[^@\s]+$")
     is_admin: bool = False
+
+
+class PasswordChange(RequestModel):
+    current_password: Password
+    new_password: Password
 
 
 class UserOut(ResponseModel):
