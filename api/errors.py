@@ -50,10 +50,6 @@ class Unprocessable(AppError):
     status_code = 422
 
 
-class PayloadTooLarge(AppError):
-    status_code = 413
-
-
 class Unavailable(AppError):
     status_code = 503
 

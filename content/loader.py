@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from domain.rules import parse_rule
+from domain.rules import parse_rule, rule_problems
 
 CONTENT_DIR = Path(__file__).resolve().parent
 SHELLS_BY_OS = {"linux": {"bash", "sh"}, "bsd": {"sh", "bash"}, "windows": {"powershell"}}
@@ -69,11 +69,7 @@ class CheckDoc(_Doc):
         try:
             parse_rule(rule)
         except ValidationError as exc:
-            problems = []
-            for error in exc.errors():
-                field = ".".join(str(part) for part in error["loc"][1:]) or "type"
-                problems.append(f"{field}: {error['msg']}")
-            raise ValueError(f"{rule.get('type')!r} rule: " + "; ".join(problems)) from None
+            raise ValueError(f"{rule.get('type')!r} rule: " + "; ".join(rule_problems(exc))) from None
         return rule
 
 

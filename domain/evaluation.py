@@ -24,6 +24,7 @@ from domain.rules import (
     WindowsRegistryRule,
     WindowsSecurityPolicyRule,
     parse_rule,
+    rule_problems,
 )
 
 Status = Literal["pass", "fail", "error", "skip"]
@@ -110,11 +111,7 @@ def _describe_invalid(rule: Any, exc: ValidationError) -> str:
     rule_type = rule.get("type")
     if rule_type not in RULE_TYPES:
         return f"unknown rule type {rule_type!r}"
-    problems = []
-    for error in exc.errors():
-        field = ".".join(str(part) for part in error["loc"][1:]) or "rule"
-        problems.append(f"{field}: {error['msg']}")
-    return f"invalid {rule_type} rule: " + "; ".join(problems)
+    return f"invalid {rule_type} rule: " + "; ".join(rule_problems(exc))
 
 
 def _shorten(text: str) -> str:

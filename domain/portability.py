@@ -8,7 +8,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from domain.rules import parse_rule
+from domain.rules import parse_rule, rule_problems
 
 FORMAT = "compliance-template"
 FORMAT_VERSION = 1
@@ -90,8 +90,7 @@ class PortableCheck(_Strict):
         try:
             parse_rule(rule)
         except ValidationError as exc:
-            problems = [f"{'.'.join(str(p) for p in e['loc'][1:]) or 'type'}: {e['msg']}" for e in exc.errors()]
-            raise ValueError("; ".join(problems)) from None
+            raise ValueError("; ".join(rule_problems(exc))) from None
         return rule
 
 

@@ -3,7 +3,16 @@
 import re
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    model_validator,
+)
 
 OsType = Literal["linux", "windows", "bsd"]
 Missing = Literal["pass", "fail", "skip"]
@@ -211,3 +220,8 @@ RULE_TYPES: frozenset[str] = frozenset(
 def parse_rule(raw: object) -> Rule:
     """Validate a rule document; raises pydantic.ValidationError on unknown types or bad fields."""
     return RULE_ADAPTER.validate_python(raw)
+
+
+def rule_problems(exc: ValidationError) -> list[str]:
+    """A rule's validation errors as `field: message` lines, the field relative to the rule itself."""
+    return [f"{'.'.join(str(part) for part in error['loc'][1:]) or 'type'}: {error['msg']}" for error in exc.errors()]

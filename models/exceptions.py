@@ -10,8 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, Timestamps, UUIDPk
 
-EXCEPTION_STATUSES = ("pending_approval", "active", "rejected", "expired", "revoked")
-
 
 class ComplianceException(UUIDPk, Timestamps, Base):
     __tablename__ = "compliance_exceptions"

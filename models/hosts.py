@@ -63,10 +63,6 @@ class Agent(UUIDPk, Timestamps, Base):
     revoked_at: Mapped[datetime | None]
 
 
-JOB_KINDS = ("compliance_check", "remediation")
-JOB_STATUSES = ("pending", "delivered", "completed", "timed_out", "cancelled")
-
-
 class AgentJob(UUIDPk, Timestamps, Base):
     """Work for one host's agent. The waiting Temporal activity's task token rides on the row."""
 

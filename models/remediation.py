@@ -10,12 +10,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, Timestamps, UUIDPk
 
-REMEDIATION_STATUSES = (
-    "planned", "pending_approval", "rejected", "expired", "skipped",
-    "implementing", "completed", "failed",
-)
-CHANGE_STATUSES = ("pending_approval", "approved", "rejected", "expired", "implementing", "completed", "failed")
-
 
 class Remediation(UUIDPk, Timestamps, Base):
     __tablename__ = "remediations"

@@ -12,7 +12,6 @@ from sqlalchemy.orm import Mapped, mapped_column
 from models.base import Base, Timestamps, UUIDPk
 
 SCAN_TYPES = ("scheduled", "on_demand", "verify")
-SCAN_STATUSES = ("queued", "running", "completed", "error")
 CHECK_STATUSES = ("pass", "fail", "error", "skip", "waived")
 
 

@@ -10,7 +10,7 @@ from pydantic import AfterValidator, Field, ValidationError, model_validator
 
 from api.schemas.common import RequestModel, ResponseModel
 from api.schemas.hosts import OsType
-from domain.rules import parse_rule
+from domain.rules import parse_rule, rule_problems
 
 Severity = Literal["critical", "high", "medium", "low"]
 RemediationType = Literal["none", "manual", "script", "workflow"]
@@ -22,8 +22,7 @@ def _valid_rule(rule: dict[str, Any]) -> dict[str, Any]:
     try:
         parse_rule(rule)
     except ValidationError as exc:
-        problems = [f"{'.'.join(str(p) for p in e['loc'][1:]) or 'type'}: {e['msg']}" for e in exc.errors()]
-        raise ValueError(f"invalid rule: {'; '.join(problems)}") from None
+        raise ValueError(f"invalid rule: {'; '.join(rule_problems(exc))}") from None
     return rule
 
 

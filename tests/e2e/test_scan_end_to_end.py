@@ -79,7 +79,7 @@ async def test_on_demand_scan_is_answered_by_an_enrolled_agent_and_scored(dev_en
         assert description.typed_search_attributes  # OrgId, PolicyId, ScanType, HostId
         found = [w async for w in stack.client.list_workflows(f"HostId='{host.host_id}'")]
         assert [w.id for w in found] == [f"scan-{scan['id']}"]
-        await save_history(handle, "scan_batch_on_demand_fewer_agent_waits")
+        await save_history(handle, "scan_batch_on_demand")
 
         latest = (await stack.api.get(f"/api/v1/compliance/hosts/{host.host_id}", headers=headers)).json()
         assert latest[0]["scan"]["id"] == scan["id"]

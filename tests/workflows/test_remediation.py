@@ -16,7 +16,7 @@ from models import AgentJob, ChangeRecord, ComplianceCheck, ComplianceScan, Orga
 from orchestration import ids
 from orchestration.gateway import TemporalGateway
 from orchestration.types import AutomationResult, RemediationResult
-from services.remediation import start_of
+from services.remediation import scan_remediations, start_of
 from tests.e2e.test_scan_end_to_end import save_history, setup_org
 from tests.stack import eventually, running_stack
 
@@ -279,8 +279,7 @@ async def test_failed_fix_is_recorded_and_its_verify_scan_starts_no_new_remediat
         verify = await db.get(ComplianceScan, uuid.UUID(result.verify_scan_id))
         assert verify.scan_type == "verify" and verify.failed == 1  # still failing, and yet:
         assert len(await remediations(db)) == 1
-        fresh = await db.get(ComplianceScan, uuid.UUID(scan["id"]), populate_existing=True)
-        shown = fresh.result_data["remediations"][str(rem.check_id)]
+        shown = (await scan_remediations(db, uuid.UUID(scan["id"])))[str(rem.check_id)]
         assert shown["status"] == "failed" and shown["exit_code"] == 1
 
 
