@@ -1,62 +1,151 @@
 """`make run`: the whole product on one machine — PostgreSQL, Temporal + UI, migrations, seed, worker, API, agent.
 
 Embedded PostgreSQL (data in .data/pg) unless DATABASE_URL is set; the Temporal dev server (state in
-.data/temporal.db) unless TEMPORAL_ADDRESS is set. Ctrl-C stops every child process.
+.data/temporal.db) unless TEMPORAL_ADDRESS is set. Secrets are generated once per installation in .data/secrets/.
+A child that crashes is restarted with backoff while the others keep running; Ctrl-C (or SIGTERM) stops them all.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import psycopg
 
+from config import MIN_SECRET_LENGTH, PLACEHOLDER_SECRETS
 from models.db import libpq_url
 from stack.postgres import EmbeddedPostgres
+from stack.secrets import close_to_others, jwt_secret, private_folder
 from stack.temporal import start_dev_server, wait_for_port
 
 ROOT = Path(__file__).resolve().parent.parent
-DATA = ROOT / ".data"
+# COMPLIANCE_DATA_DIR moves the installation's data (tests run a whole stack in a folder of their own).
+DATA = Path(os.environ.get("COMPLIANCE_DATA_DIR") or ROOT / ".data").resolve()
 DATABASE_NAME = "compliance"
 
 
+@dataclass
+class Child:
+    name: str
+    start: Callable[[], subprocess.Popen | None]
+    process: subprocess.Popen | None
+    started_at: float
+    stop_signal: int = signal.SIGTERM
+    quick_exits: int = 0  # exits in a row that came soon after a start: the backoff doubles with each
+    restarts: int = 0
+    restart_at: float | None = None
+
+
 class Supervisor:
-    def __init__(self) -> None:
-        self.children: list[tuple[str, subprocess.Popen]] = []
-        self.postgres: EmbeddedPostgres | None = None
+    """Starts the children, restarts any that exits (1 s, 2 s, 4 s … up to `max_backoff`; a child that ran for
+    `stable_after` seconds starts again from 1 s), and stops them all, newest first, on `stop()`."""
+
+    def __init__(self, state_file: Path | None = None, *, initial_backoff: float = 1.0, max_backoff: float = 30.0,
+                 stable_after: float = 60.0, say: Callable[[str], None] = lambda text: print(text, flush=True)):
+        self.children: dict[str, Child] = {}
+        self.state_file = state_file
+        self.initial_backoff = initial_backoff
+        self.max_backoff = max_backoff
+        self.stable_after = stable_after
+        self.say = say
         self.stopping = False
 
-    def spawn(self, name: str, argv: list[str], env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
-        out = open(log, "ab") if log else None  # noqa: SIM115
-        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True)
-        self.children.append((name, process))
+    def add(self, name: str, start: Callable[[], subprocess.Popen | None],
+            stop_signal: int = signal.SIGTERM) -> subprocess.Popen | None:
+        process = start()
+        self.children[name] = Child(name, start, process, time.monotonic(), stop_signal)
+        self._write_state()
         return process
 
-    def adopt(self, name: str, process: subprocess.Popen) -> None:
-        self.children.append((name, process))
+    def spawn(self, name: str, argv: list[str], env: dict[str, str], log: Path | None = None) -> subprocess.Popen:
+        def start() -> subprocess.Popen:
+            out = open(log, "ab") if log else None  # noqa: SIM115
+            try:
+                return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=out, stderr=out, start_new_session=True)
+            finally:
+                if out is not None:
+                    out.close()  # the child has its own copy
 
-    def stop(self) -> None:
+        return self.add(name, start)
+
+    def check(self) -> None:
+        """One round: notice exited children, restart those whose backoff has passed."""
+        now = time.monotonic()
+        for child in self.children.values():
+            if self.stopping:
+                return
+            if child.restart_at is None:
+                code = child.process.poll() if child.process is not None else None
+                if code is None:
+                    continue
+                if now - child.started_at >= self.stable_after:
+                    child.quick_exits = 0
+                delay = min(self.max_backoff, self.initial_backoff * 2 ** child.quick_exits)
+                child.quick_exits += 1
+                child.restart_at = now + delay
+                self.say(f"{child.name} exited with {code}; restarting it in {delay:g}s "
+                         f"(log: {DATA / 'logs' / (child.name + '.log')})")
+            elif now >= child.restart_at:
+                try:
+                    child.process = child.start()
+                except Exception as exc:  # a failed start is one more quick exit, retried after a longer wait
+                    delay = min(self.max_backoff, self.initial_backoff * 2 ** child.quick_exits)
+                    child.quick_exits += 1
+                    child.restart_at = time.monotonic() + delay
+                    self.say(f"{child.name} did not start ({exc}); retrying in {delay:g}s")
+                    continue
+                child.started_at, child.restart_at = time.monotonic(), None
+                child.restarts += 1
+                self.say(f"{child.name} restarted (pid {child.process.pid if child.process else '?'})")
+                self._write_state()
+
+    def run_forever(self, interval: float = 0.5) -> None:
+        while not self.stopping:
+            self.check()
+            time.sleep(interval)
+
+    def stop(self, timeout: float = 15.0) -> None:
         if self.stopping:
             return
         self.stopping = True
-        for _name, process in reversed(self.children):
-            if process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + 15
-        for _name, process in reversed(self.children):
+        running = [c for c in reversed(self.children.values()) if c.process is not None and c.process.poll() is None]
+        for child in running:
+            child.process.send_signal(child.stop_signal)
             try:
-                process.wait(timeout=max(0.1, deadline - time.monotonic()))
+                child.process.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-        if self.postgres is not None:
-            self.postgres.stop()
+                child.process.kill()
+                child.process.wait()
+
+    def _write_state(self) -> None:
+        """Who runs under which pid, for operators (and tests) who want to find or signal one child."""
+        if self.state_file is None:
+            return
+        state = {c.name: {"pid": c.process.pid if c.process else None, "restarts": c.restarts}
+                 for c in self.children.values()}
+        temporary = self.state_file.with_suffix(".tmp")
+        temporary.write_text(json.dumps(state))
+        temporary.chmod(0o600)
+        temporary.replace(self.state_file)
+
+
+def prepare_secrets(data: Path, env: dict[str, str]) -> None:
+    """The installation's own JWT secret (generated once); a placeholder given in the environment is refused."""
+    given = env.get("JWT_SECRET")
+    if given is None or given == "":
+        env["JWT_SECRET"] = jwt_secret(data)
+    elif given in PLACEHOLDER_SECRETS or len(given) < MIN_SECRET_LENGTH:
+        raise SystemExit("JWT_SECRET is a placeholder or shorter than 32 characters: unset it and `make run` "
+                         f"uses the installation's own secret ({data / 'secrets' / 'jwt-secret'})")
 
 
 def ensure_database(admin_conninfo: str, name: str) -> None:
@@ -118,12 +207,14 @@ def wait_ready(url: str, timeout: float) -> None:
 
 def main() -> int:
     started = time.monotonic()
-    DATA.mkdir(exist_ok=True)
-    logs = DATA / "logs"
-    logs.mkdir(exist_ok=True)
+    os.umask(0o077)  # everything written under .data (logs, Temporal state, agent credentials) is the owner's
+    private_folder(DATA)
+    logs = private_folder(DATA / "logs")
+    close_to_others(DATA)
     env = dict(os.environ)
     env.setdefault("ENVIRONMENT", "development")
-    supervisor = Supervisor()
+    prepare_secrets(DATA, env)
+    supervisor = Supervisor(DATA / "supervisor.json")
 
     def on_signal(signum, _frame):
         raise KeyboardInterrupt
@@ -133,14 +224,20 @@ def main() -> int:
     try:
         if not env.get("DATABASE_URL"):
             print("starting embedded PostgreSQL (.data/pg)…", flush=True)
-            supervisor.postgres = EmbeddedPostgres(DATA / "pg")
-            supervisor.postgres.start()
-            ensure_database(libpq_url(supervisor.postgres.url), DATABASE_NAME)
-            env["DATABASE_URL"] = supervisor.postgres.url_for(DATABASE_NAME)
+            postgres = EmbeddedPostgres(DATA / "pg", password_file=DATA / "secrets" / "postgres-password")
+
+            def start_postgres() -> subprocess.Popen | None:
+                postgres.start()
+                return postgres.process
+
+            supervisor.add("postgres", start_postgres, stop_signal=signal.SIGINT)  # SIGINT: fast shutdown
+            ensure_database(libpq_url(postgres.url), DATABASE_NAME)
+            env["DATABASE_URL"] = postgres.url_for(DATABASE_NAME)
         ui_url = env.get("TEMPORAL_UI_URL", "http://127.0.0.1:8233")
         if not env.get("TEMPORAL_ADDRESS"):
             print("starting Temporal dev server (.data/temporal.db)…", flush=True)
-            supervisor.adopt("temporal", start_dev_server(db_file=DATA / "temporal.db", log_file=logs / "temporal.log"))
+            supervisor.add("temporal", lambda: start_dev_server(db_file=DATA / "temporal.db",
+                                                                log_file=logs / "temporal.log"))
             env["TEMPORAL_ADDRESS"] = "127.0.0.1:7233"
             ui_url = "http://127.0.0.1:8233"
         env["TEMPORAL_UI_URL"] = ui_url
@@ -164,24 +261,19 @@ def main() -> int:
                                    "--enrollment-token-file", str(DATA / "local-agent-enrollment.token")],
                          env, logs / "agent.log")
 
-        if asyncio.run(trigger_first_cycle(env["TEMPORAL_ADDRESS"], agent_state / "agent.json")):
+        schedule = env.get("TEMPORAL_SCHEDULE_ENABLED", "true").lower() not in ("0", "false", "no")
+        if schedule and asyncio.run(trigger_first_cycle(env["TEMPORAL_ADDRESS"], agent_state / "agent.json")):
             print("  first scan cycle started: this machine is being scanned by the local agent", flush=True)
         print(f"""
 Compliance Operations is up ({time.monotonic() - started:.1f}s)
   API            {api_url}/api/v1
   API docs       {api_url}/docs
   Temporal UI    {ui_url}
-  Logs           .data/logs/
-  Log in as 'admin' (POST {api_url}/api/v1/auth/token). Ctrl-C stops everything.
+  Logs           {logs}
+  Log in as 'admin' (POST {api_url}/api/v1/auth/token). A crashed process is restarted; Ctrl-C stops everything.
 """, flush=True)
-        while True:
-            for name, process in list(supervisor.children):
-                if process.poll() is not None:
-                    print(f"{name} exited with {process.returncode}; see .data/logs/{name}.log", flush=True)
-                    if name != "agent":
-                        return 1
-                    supervisor.children.remove((name, process))
-            time.sleep(1)
+        supervisor.run_forever()
+        return 0
     except KeyboardInterrupt:
         print("\nstopping…", flush=True)
         return 0
