@@ -8,6 +8,7 @@ from typing import Any, Literal, Protocol
 
 from pydantic import ValidationError
 
+from domain.regex_safety import search as regex_search
 from domain.rules import (
     RULE_TYPES,
     BsdRcConfRule,
@@ -137,7 +138,7 @@ def _file_regex(rule: FileRegexRule, host: HostProbe) -> Evaluation:
     content = host.read_file(rule.path)
     if content is None:
         return Evaluation(rule.missing_outcome, f"{rule.path} not found")
-    found = re.search(rule.pattern, content, re.MULTILINE)
+    found = regex_search(rule.pattern, content)
     seen = _line_at(content, found.start()) if found else f"no line in {rule.path} matches"
     wanted = found is not None if rule.expect == "match" else found is None
     return Evaluation("pass" if wanted else "fail", seen)
@@ -185,7 +186,7 @@ def _command_output(rule: CommandOutputRule, host: HostProbe) -> Evaluation:
         return Evaluation("skip", f"{rule.argv[0]} not installed")
     except CommandTimeout:
         return Evaluation("error", f"{rule.argv[0]} timed out after {rule.timeout_seconds}s")
-    found = re.search(rule.pattern, result.stdout, re.MULTILINE)
+    found = regex_search(rule.pattern, result.stdout)
     if found:
         seen = _line_at(result.stdout, found.start())
     elif _first_line(result.stdout):

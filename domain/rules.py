@@ -14,6 +14,8 @@ from pydantic import (
     model_validator,
 )
 
+from domain.regex_safety import validate_pattern
+
 OsType = Literal["linux", "windows", "bsd"]
 Missing = Literal["pass", "fail", "skip"]
 Comparison = Literal["eq", "ne", "ge", "le"]
@@ -24,14 +26,6 @@ class _RuleBase(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
-def _compiled(pattern: str) -> str:
-    try:
-        re.compile(pattern, re.MULTILINE)
-    except re.error as exc:
-        raise ValueError(f"invalid regular expression {pattern!r}: {exc}") from exc
-    return pattern
-
-
 def _int_as_text(value: object) -> object:
     """YAML reads `expected: 1` as an int; a sysctl value is text, so accept the number as its text."""
     if isinstance(value, int) and not isinstance(value, bool):
@@ -39,7 +33,8 @@ def _int_as_text(value: object) -> object:
     return value
 
 
-RegexPattern = Annotated[str, Field(min_length=1), AfterValidator(_compiled)]
+# Patterns that could backtrack exponentially are refused here, on the API and again on the agent.
+RegexPattern = Annotated[str, Field(min_length=1), AfterValidator(validate_pattern)]
 
 
 class FileRegexRule(_RuleBase):

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Response
 from sqlalchemy import func, select
 
 from api.audit import audit
-from api.deps import CurrentUser, SessionDep
+from api.deps import CurrentUser, SessionDep, SettingsDep
 from api.errors import Conflict, NotFound, Unprocessable
 from api.schemas.templates import BulkToggle, CheckCreate, CheckOut, CheckUpdate, TemplateOut
 from api.template_access import check_remediation_binding, load_draft, template_out
@@ -34,8 +34,12 @@ async def load_check(session, template_id: uuid.UUID, check_id: uuid.UUID) -> Co
 
 
 @router.post("", response_model=CheckOut, status_code=201)
-async def add_check(template_id: uuid.UUID, body: CheckCreate, principal: CurrentUser, session: SessionDep):
+async def add_check(template_id: uuid.UUID, body: CheckCreate, principal: CurrentUser, session: SessionDep,
+                    settings: SettingsDep):
     template = await load_draft(session, principal, template_id)
+    if await session.scalar(select(func.count()).where(ComplianceCheck.template_id == template.id)) \
+            >= settings.max_checks_per_template:
+        raise Unprocessable(f"a template holds at most {settings.max_checks_per_template} checks")
     values = body.model_dump()
     await check_remediation_binding(session, template, values)
     if await rule_id_taken(session, template.id, body.rule_id):

@@ -9,7 +9,7 @@ from fastapi import APIRouter
 from sqlalchemy import select
 
 from api.audit import audit
-from api.deps import MANAGE, VIEW, CurrentUser, SessionDep
+from api.deps import MANAGE, VIEW, CurrentUser, SessionDep, SettingsDep
 from api.errors import Conflict, Unprocessable
 from api.schemas.templates import TemplateImport, TemplateOut
 from api.template_access import load_template, template_checks, template_out
@@ -79,10 +79,12 @@ def document_errors(problems: list[str]) -> list[dict]:
 
 
 @router.post("/import", response_model=TemplateOut, status_code=201)
-async def import_template(body: TemplateImport, principal: CurrentUser, session: SessionDep):
+async def import_template(body: TemplateImport, principal: CurrentUser, session: SessionDep, settings: SettingsDep):
     """Always a new custom draft (version 1, new lineage) in `org_id`; every problem of the document is a 422."""
     principal.require(body.org_id, MANAGE, "organization")
     document = body.document
+    if isinstance(checks := document.get("checks"), list) and len(checks) > settings.max_checks_per_template:
+        raise Unprocessable(document_errors([f"checks: at most {settings.max_checks_per_template} checks"]))
     if problems := validate_document(document):
         raise Unprocessable(document_errors(problems))
     workflow_names = {c["workflow"]["name"] for c in document["checks"] if c["workflow"]}
