@@ -17,6 +17,7 @@ from pathlib import Path
 
 from agent.api_client import AgentApi, Backoff, with_retries
 from agent.host import LocalHost, detect_os_type
+from agent.pinning import ALLOW_CUSTOM_COMMANDS_ENV, custom_commands_allowed
 from agent.runner import run_job
 
 log = logging.getLogger("agent")
@@ -66,13 +67,13 @@ async def heartbeat_loop(api: AgentApi) -> None:
         await asyncio.sleep(HEARTBEAT_SECONDS)
 
 
-async def job_loop(api: AgentApi) -> None:
+async def job_loop(api: AgentApi, allow_custom_commands: bool = False) -> None:
     backoff = Backoff()
     while True:
         jobs = await with_retries("poll", lambda: api.jobs(POLL_WAIT), backoff)
         for job in jobs:
             host = LocalHost()
-            result = await run_job(job, host)
+            result = await run_job(job, host, allow_custom_commands)
             status = await with_retries(
                 "post result", lambda job=job, result=result: api.post_result(job["id"], result)
             )
@@ -85,6 +86,9 @@ async def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--state-dir", type=Path, default=Path(".data/agent"))
     parser.add_argument("--enrollment-token")
     parser.add_argument("--enrollment-token-file", type=Path)
+    parser.add_argument("--allow-custom-commands", action="store_true",
+                        help=f"run commands of custom rules too, not only the built-in content's "
+                             f"(also {ALLOW_CUSTOM_COMMANDS_ENV}=1); off by default")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     api = AgentApi(args.api)
@@ -93,7 +97,10 @@ async def main(argv: list[str] | None = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    tasks = [asyncio.create_task(heartbeat_loop(api)), asyncio.create_task(job_loop(api))]
+    allow_custom = custom_commands_allowed(args.allow_custom_commands)
+    if allow_custom:
+        log.warning("custom commands allowed: rules from the server may run any command on this host")
+    tasks = [asyncio.create_task(heartbeat_loop(api)), asyncio.create_task(job_loop(api, allow_custom))]
     await stop.wait()
     for task in tasks:
         task.cancel()

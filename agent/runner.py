@@ -9,17 +9,40 @@ import os
 import subprocess
 import tempfile
 
+from agent.pinning import refusal
 from domain.evaluation import HostProbe, evaluate_checks
+from domain.redaction import redact_file_actual, scrub
 
 log = logging.getLogger("agent")
 MAX_OUTPUT = 64 * 1024
 SHELLS = {"bash": ["bash"], "sh": ["sh"], "powershell": ["powershell", "-NoProfile", "-NonInteractive", "-File"]}
 
 
-async def run_compliance_check(payload: dict, host: HostProbe) -> dict:
+def _evaluate(checks: list, host: HostProbe, allow_custom_commands: bool) -> list[dict]:
+    """Commands outside the built-in content are refused (an `error` result) unless this host allows them; a
+    file rule on a sensitive file reports only the judged field, and no result carries a hash or private key."""
+    results: list[dict | None] = [None] * len(checks)
+    runnable: list[tuple[int, dict]] = []
+    for index, check in enumerate(checks):
+        rule = check.get("rule") if isinstance(check, dict) else None
+        check_id = check.get("check_id") if isinstance(check, dict) else None
+        if (reason := refusal(rule, allow_custom_commands)) is not None:
+            results[index] = {"check_id": check_id, "status": "error", "actual": reason}
+        else:
+            runnable.append((index, check))
+    for (index, check), result in zip(runnable, evaluate_checks([c for _, c in runnable], host), strict=True):
+        rule = check.get("rule") if isinstance(check, dict) else None
+        if isinstance(rule, dict) and rule.get("type") == "file_regex" and isinstance(rule.get("path"), str):
+            names = (rule["path"], os.path.realpath(rule["path"]))
+            result["actual"] = redact_file_actual(names, result["actual"])
+        result["actual"] = scrub(result["actual"])
+        results[index] = result
+    return results
+
+
+async def run_compliance_check(payload: dict, host: HostProbe, allow_custom_commands: bool = False) -> dict:
     checks = payload.get("checks") or []
-    results = await asyncio.to_thread(evaluate_checks, checks, host)
-    return {"results": results}
+    return {"results": await asyncio.to_thread(_evaluate, checks, host, allow_custom_commands)}
 
 
 def _run_script(script: dict) -> dict:
@@ -55,11 +78,11 @@ async def run_remediation(payload: dict) -> dict:
     return await asyncio.to_thread(_run_script, script)
 
 
-async def run_job(job: dict, host: HostProbe) -> dict:
+async def run_job(job: dict, host: HostProbe, allow_custom_commands: bool = False) -> dict:
     """Never raises: a job the agent cannot run still gets an answer."""
     try:
         if job["kind"] == "compliance_check":
-            return await run_compliance_check(job["payload"], host)
+            return await run_compliance_check(job["payload"], host, allow_custom_commands)
         if job["kind"] == "remediation":
             return await run_remediation(job["payload"])
         return {"status": "failed", "exit_code": None, "output": f"unknown job kind {job['kind']!r}"}
