@@ -22,6 +22,7 @@ import httpx
 import psycopg
 
 from config import MIN_SECRET_LENGTH, PLACEHOLDER_SECRETS
+from domain.passwords import password_problem
 from models.db import libpq_url
 from stack.postgres import EmbeddedPostgres
 from stack.secrets import close_to_others, jwt_secret, private_folder
@@ -214,6 +215,9 @@ def main() -> int:
     env = dict(os.environ)
     env.setdefault("ENVIRONMENT", "development")
     prepare_secrets(DATA, env)
+    if env.get("COMPLIANCE_ADMIN_PASSWORD") and (problem := password_problem(env["COMPLIANCE_ADMIN_PASSWORD"],
+                                                                            "admin")):
+        raise SystemExit(f"COMPLIANCE_ADMIN_PASSWORD: {problem}")
     supervisor = Supervisor(DATA / "supervisor.json")
 
     def on_signal(signum, _frame):

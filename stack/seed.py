@@ -13,6 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.security import hash_password, new_secret, secret_digest
+from domain.passwords import password_problem
 from models import (
     AuditEntry,
     ComplianceCheck,
@@ -51,7 +52,9 @@ async def seed_accounts(session: AsyncSession, admin_password: str | None) -> Se
 
     admin = await session.scalar(select(User).where(User.username == ADMIN_USERNAME))
     if admin is None:
-        password = admin_password or secrets.token_urlsafe(12)
+        if admin_password and (problem := password_problem(admin_password, ADMIN_USERNAME)):
+            raise ValueError(f"COMPLIANCE_ADMIN_PASSWORD: {problem}")
+        password = admin_password or secrets.token_urlsafe(18)
         admin = User(username=ADMIN_USERNAME, is_admin=True, password_hash=hash_password(password))
         session.add(admin)
         await session.flush()
