@@ -51,7 +51,6 @@ class Settings(BaseSettings):
     login_failure_window_seconds: int = Field(900, ge=1, description="failed logins are counted over this window")
     login_max_failures_per_user: int = Field(10, ge=1, description="per username, then 429 until the window moves")
     login_max_failures_per_address: int = Field(50, ge=1, description="per client address, then 429")
-    password_hash_threads: int = Field(2, ge=1, description="argon2 runs in this many threads, off the event loop")
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:
