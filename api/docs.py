@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from importlib import resources
+
 from fastapi import FastAPI
 from fastapi.responses import HTMLResponse, Response
 from fastapi.staticfiles import StaticFiles
-from swagger_ui_bundle import swagger_ui_path
+
+# Swagger UI 5 (OpenAPI 3.1, which FastAPI writes), as shipped inside the fastapi-offline wheel.
+SWAGGER_UI_FILES = resources.files("fastapi_offline") / "static"
 
 ASSETS = "/docs/assets"
 
@@ -30,7 +34,7 @@ PAGE = """<!DOCTYPE html>
 <meta name="viewport" content="width=device-width, initial-scale=1.0">
 <title>%(title)s</title>
 <link rel="stylesheet" href="%(assets)s/swagger-ui.css">
-<link rel="icon" type="image/png" href="%(assets)s/favicon-32x32.png">
+<link rel="icon" type="image/png" href="%(assets)s/favicon.png">
 </head>
 <body>
 <div id="swagger-ui"></div>
@@ -55,4 +59,4 @@ def install_docs(app: FastAPI) -> None:
     async def docs_init() -> Response:
         return Response(init_js, media_type="application/javascript")
 
-    app.mount(ASSETS, StaticFiles(directory=swagger_ui_path), name="docs-assets")
+    app.mount(ASSETS, StaticFiles(directory=str(SWAGGER_UI_FILES)), name="docs-assets")
