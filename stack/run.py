@@ -270,6 +270,7 @@ def main() -> int:
             print("  first scan cycle started: this machine is being scanned by the local agent", flush=True)
         print(f"""
 Compliance Operations is up ({time.monotonic() - started:.1f}s)
+  Console        {api_url}/
   API            {api_url}/api/v1
   API docs       {api_url}/docs
   Temporal UI    {ui_url}

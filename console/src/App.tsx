@@ -6,7 +6,7 @@ import { Shell } from "./layout/Shell";
 
 const loading = (
   <Center mih="100vh">
-    <Loader aria-label="Loading" />
+    <Loader role="status" aria-label="Loading" />
   </Center>
 );
 

@@ -53,7 +53,7 @@ export function ApprovalsView() {
       {exceptions.isError ? (
         <ListError what="pending exceptions" error={exceptions.error} onRetry={() => exceptions.refetch()} />
       ) : exceptions.isPending ? (
-        <Loader aria-label="Loading pending exceptions" />
+        <Loader role="status" aria-label="Loading pending exceptions" />
       ) : waitingExceptions.length === 0 ? (
         <Text c="dimmed">No exception waits for your approval.</Text>
       ) : (
@@ -99,7 +99,7 @@ export function ApprovalsView() {
       {changes.isError ? (
         <ListError what="pending change records" error={changes.error} onRetry={() => changes.refetch()} />
       ) : changes.isPending ? (
-        <Loader aria-label="Loading pending change records" />
+        <Loader role="status" aria-label="Loading pending change records" />
       ) : waitingChanges.length === 0 ? (
         <Text c="dimmed">No change record waits for approval.</Text>
       ) : (

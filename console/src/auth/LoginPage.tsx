@@ -51,6 +51,7 @@ export function LoginPage() {
               label="Username"
               autoComplete="username"
               required
+              withAsterisk={false}
               value={username}
               onChange={(e) => setUsername(e.currentTarget.value)}
             />
@@ -58,6 +59,7 @@ export function LoginPage() {
               label="Password"
               autoComplete="current-password"
               required
+              withAsterisk={false}
               value={password}
               onChange={(e) => setPassword(e.currentTarget.value)}
             />

@@ -3,7 +3,7 @@ import { humanize, statusColor } from "./format";
 
 export function StatusBadge({ status }: { status: string }) {
   return (
-    <Badge color={statusColor(status)} variant="light">
+    <Badge color={statusColor(status)} variant="filled">
       {humanize(status)}
     </Badge>
   );

@@ -15,7 +15,7 @@ export function DashboardTab() {
   if (dashboard.isPending)
     return (
       <Center p="xl">
-        <Loader aria-label="Loading dashboard" />
+        <Loader role="status" aria-label="Loading dashboard" />
       </Center>
     );
   if (dashboard.isError) return <ListError what="the dashboard" error={dashboard.error} onRetry={() => dashboard.refetch()} />;

@@ -66,7 +66,7 @@ export function ExceptionsTab() {
       {exceptions.isError ? (
         <ListError what="exceptions" error={exceptions.error} onRetry={() => exceptions.refetch()} />
       ) : exceptions.isPending ? (
-        <Loader aria-label="Loading exceptions" />
+        <Loader role="status" aria-label="Loading exceptions" />
       ) : (
         <>
           <Table striped aria-label="Exceptions">

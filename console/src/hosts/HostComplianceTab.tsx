@@ -1,6 +1,6 @@
 // Host Compliance: the server-side paginated host report; a row opens the host's latest scan.
 import { useState } from "react";
-import { Group, Loader, Stack, Table, Text, TextInput, UnstyledButton } from "@mantine/core";
+import { Badge, Group, Loader, Stack, Table, Text, TextInput, UnstyledButton } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { keepPreviousData, useQuery } from "@tanstack/react-query";
 import { api, ApiError, describeDetail } from "../api/client";
@@ -48,7 +48,7 @@ export function HostComplianceTab() {
       {report.isError ? (
         <ListError what="host compliance" error={report.error} onRetry={() => report.refetch()} />
       ) : report.isPending ? (
-        <Loader aria-label="Loading host compliance" />
+        <Loader role="status" aria-label="Loading host compliance" />
       ) : (
         <>
           <Table striped highlightOnHover aria-label="Host compliance">
@@ -72,7 +72,7 @@ export function HostComplianceTab() {
                     <UnstyledButton
                       onClick={() => setOpen({ scanId: h.scan_id, hostname: h.hostname })}
                       aria-label={`Open latest scan of ${h.hostname}`}
-                      c="blue"
+                      c="blue.9"
                       fz="sm"
                     >
                       {h.hostname}
@@ -84,9 +84,9 @@ export function HostComplianceTab() {
                     {h.template_name} v{h.template_version}
                   </Table.Td>
                   <Table.Td>
-                    <Text c={scoreColor(h.score)} fw={600} size="sm">
+                    <Badge color={scoreColor(h.score)} variant="filled">
                       {formatScore(h.score)}
-                    </Text>
+                    </Badge>
                   </Table.Td>
                   <Table.Td>{h.passed}</Table.Td>
                   <Table.Td>{h.failed}</Table.Td>

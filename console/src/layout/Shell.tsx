@@ -23,7 +23,7 @@ const CONTENT: Record<TabPath, () => ReactNode> = {
   scans: () => <ScanHistoryTab />,
   exceptions: () => <ExceptionsTab />,
   reports: () => (
-    <Suspense fallback={<Loader aria-label="Loading reports" />}>
+    <Suspense fallback={<Loader role="status" aria-label="Loading reports" />}>
       <ReportsTab />
     </Suspense>
   ),

@@ -13,11 +13,17 @@ import { PolicyForm } from "./PolicyForm";
 type Policy = Schemas["PolicyOut"];
 type Template = Schemas["TemplateSummaryOut"];
 
+/** Published templates a policy can use: the system ones and the organization's own. */
 export function usePublishedTemplates(orgId: string) {
   return useQuery({
-    queryKey: ["templates", orgId, "published"],
-    queryFn: () =>
-      unwrapPage(api.GET("/api/v1/compliance/templates", { params: { query: { org_id: orgId, status: "published", page_size: 100 } } })),
+    queryKey: ["templates", "published", orgId],
+    queryFn: async () => {
+      const [system, own] = await Promise.all([
+        unwrapPage(api.GET("/api/v1/compliance/templates", { params: { query: { is_system: true, status: "published", page_size: 100 } } })),
+        unwrapPage(api.GET("/api/v1/compliance/templates", { params: { query: { org_id: orgId, status: "published", page_size: 100 } } })),
+      ]);
+      return { items: [...own.items, ...system.items], total: own.total + system.total };
+    },
   });
 }
 
@@ -60,7 +66,7 @@ export function PoliciesTab() {
       {policies.isError ? (
         <ListError what="policies" error={policies.error} onRetry={() => policies.refetch()} />
       ) : policies.isPending ? (
-        <Loader aria-label="Loading policies" />
+        <Loader role="status" aria-label="Loading policies" />
       ) : (
         <>
           <Table aria-label="Policies">
@@ -206,7 +212,7 @@ function PolicyDetail({ policy, templates }: { policy: Policy; templates: Templa
         {overrides.isError ? (
           <ListError what="host overrides" error={overrides.error} onRetry={() => overrides.refetch()} />
         ) : overrides.isPending ? (
-          <Loader size="sm" aria-label="Loading overrides" />
+          <Loader size="sm" role="status" aria-label="Loading overrides" />
         ) : overrides.data.items.length === 0 ? (
           <Text size="sm" c="dimmed">
             No host override: every host uses the policy's template.

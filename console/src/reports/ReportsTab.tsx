@@ -62,7 +62,7 @@ export default function ReportsTab() {
         {trends.isError ? (
           <ListError what="trends" error={trends.error} onRetry={() => trends.refetch()} />
         ) : trends.isPending ? (
-          <Loader aria-label="Loading trends" />
+          <Loader role="status" aria-label="Loading trends" />
         ) : (
           <>
             <Text size="sm" c="dimmed" mb="xs">
@@ -89,7 +89,7 @@ export default function ReportsTab() {
       {report.isError ? (
         <ListError what="the compliance report" error={report.error} onRetry={() => report.refetch()} />
       ) : report.isPending ? (
-        <Loader aria-label="Loading report" />
+        <Loader role="status" aria-label="Loading report" />
       ) : (
         <>
           <SimpleGrid cols={{ base: 2, md: 4 }}>

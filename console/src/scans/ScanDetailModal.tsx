@@ -52,7 +52,7 @@ function ScanDetail({ scanId }: { scanId: string }) {
     invalidate: [["scan", scanId], ["remediations"], ["changes"]],
   });
 
-  if (scan.isPending) return <Loader aria-label="Loading scan" />;
+  if (scan.isPending) return <Loader role="status" aria-label="Loading scan" />;
   if (scan.isError) return <ListError what="the scan" error={scan.error} onRetry={() => scan.refetch()} />;
   const s = scan.data;
   return (

@@ -64,7 +64,7 @@ export function ScanHistoryTab() {
       {scans.isError ? (
         <ListError what="scans" error={scans.error} onRetry={() => scans.refetch()} />
       ) : scans.isPending ? (
-        <Loader aria-label="Loading scans" />
+        <Loader role="status" aria-label="Loading scans" />
       ) : (
         <>
           <Table striped highlightOnHover aria-label="Scans">

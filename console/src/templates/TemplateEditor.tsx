@@ -83,7 +83,7 @@ export function TemplateEditor({ templateId, onClose, onSwitch }: { templateId: 
     invalidate,
   });
 
-  if (template.isPending) return <Loader aria-label="Loading template" />;
+  if (template.isPending) return <Loader role="status" aria-label="Loading template" />;
   if (template.isError) return <ListError what="the template" error={template.error} onRetry={() => template.refetch()} />;
   const t = template.data;
   const checks = t.checks ?? [];
