@@ -41,6 +41,7 @@ class Child:
     process: subprocess.Popen | None
     started_at: float
     stop_signal: int = signal.SIGTERM
+    log: Path | None = None
     quick_exits: int = 0  # exits in a row that came soon after a start: the backoff doubles with each
     restarts: int = 0
     restart_at: float | None = None
@@ -60,10 +61,10 @@ class Supervisor:
         self.say = say
         self.stopping = False
 
-    def add(self, name: str, start: Callable[[], subprocess.Popen | None],
-            stop_signal: int = signal.SIGTERM) -> subprocess.Popen | None:
+    def add(self, name: str, start: Callable[[], subprocess.Popen | None], stop_signal: int = signal.SIGTERM,
+            log: Path | None = None) -> subprocess.Popen | None:
         process = start()
-        self.children[name] = Child(name, start, process, time.monotonic(), stop_signal)
+        self.children[name] = Child(name, start, process, time.monotonic(), stop_signal, log)
         self._write_state()
         return process
 
@@ -76,7 +77,7 @@ class Supervisor:
                 if out is not None:
                     out.close()  # the child has its own copy
 
-        return self.add(name, start)
+        return self.add(name, start, log=log)
 
     def check(self) -> None:
         """One round: notice exited children, restart those whose backoff has passed."""
@@ -93,8 +94,8 @@ class Supervisor:
                 delay = min(self.max_backoff, self.initial_backoff * 2 ** child.quick_exits)
                 child.quick_exits += 1
                 child.restart_at = now + delay
-                self.say(f"{child.name} exited with {code}; restarting it in {delay:g}s "
-                         f"(log: {DATA / 'logs' / (child.name + '.log')})")
+                self.say(f"{child.name} exited with {code}; restarting it in {delay:g}s"
+                         + (f" (log: {child.log})" if child.log else ""))
             elif now >= child.restart_at:
                 try:
                     child.process = child.start()
@@ -234,14 +235,16 @@ def main() -> int:
                 postgres.start()
                 return postgres.process
 
-            supervisor.add("postgres", start_postgres, stop_signal=signal.SIGINT)  # SIGINT: fast shutdown
+            # SIGINT: PostgreSQL's fast shutdown (rolls back open transactions instead of waiting for clients)
+            supervisor.add("postgres", start_postgres, stop_signal=signal.SIGINT, log=DATA / "pg.log")
             ensure_database(libpq_url(postgres.url), DATABASE_NAME)
             env["DATABASE_URL"] = postgres.url_for(DATABASE_NAME)
         ui_url = env.get("TEMPORAL_UI_URL", "http://127.0.0.1:8233")
         if not env.get("TEMPORAL_ADDRESS"):
             print("starting Temporal dev server (.data/temporal.db)…", flush=True)
             supervisor.add("temporal", lambda: start_dev_server(db_file=DATA / "temporal.db",
-                                                                log_file=logs / "temporal.log"))
+                                                                log_file=logs / "temporal.log"),
+                           log=logs / "temporal.log")
             env["TEMPORAL_ADDRESS"] = "127.0.0.1:7233"
             ui_url = "http://127.0.0.1:8233"
         env["TEMPORAL_UI_URL"] = ui_url

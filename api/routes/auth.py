@@ -13,6 +13,7 @@ from api.audit import audit
 from api.deps import CurrentUser, SessionDep, SettingsDep
 from api.errors import Unauthorized, Unprocessable
 from api.login_throttle import LoginThrottle
+from api.routes.users import policy_error
 from api.schemas.accounts import MembershipOut, MeOut, PasswordChange, TokenOut, UserOut
 from api.security import (
     DUMMY_PASSWORD_HASH,
@@ -114,7 +115,7 @@ async def change_password(
         raise Unauthorized("current password is incorrect")
     throttle.succeeded(user.username, address)
     if problem := password_problem(body.new_password, user.username):
-        raise Unprocessable(problem)
+        raise Unprocessable(policy_error("new_password", problem))
     user.password_hash = await hash_password_off_loop(body.new_password)
     user.token_version += 1
     audit(session, principal, "user.password_change", "user", user.id, None, after={"tokens_revoked": True})

@@ -39,7 +39,8 @@ async def add_check(template_id: uuid.UUID, body: CheckCreate, principal: Curren
     template = await load_draft(session, principal, template_id)
     if await session.scalar(select(func.count()).where(ComplianceCheck.template_id == template.id)) \
             >= settings.max_checks_per_template:
-        raise Unprocessable(f"a template holds at most {settings.max_checks_per_template} checks")
+        raise Unprocessable([{"loc": ["path", "template_id"], "type": "too_many_checks",
+                              "msg": f"a template holds at most {settings.max_checks_per_template} checks"}])
     values = body.model_dump()
     await check_remediation_binding(session, template, values)
     if await rule_id_taken(session, template.id, body.rule_id):

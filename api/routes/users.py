@@ -18,6 +18,11 @@ from models import User
 router = APIRouter(prefix="/users", tags=["users"])
 
 
+def policy_error(field: str, problem: str) -> list[dict]:
+    """In the shape of every other 422 (`loc`, `msg`, `type`)."""
+    return [{"loc": ["body", field], "msg": problem, "type": "password_policy"}]
+
+
 @router.get("", response_model=list[UserOut])
 async def list_users(principal: CurrentUser, session: SessionDep, page: Page, response: Response) -> list[User]:
     principal.require_admin()
@@ -28,7 +33,7 @@ async def list_users(principal: CurrentUser, session: SessionDep, page: Page, re
 async def create_user(body: UserCreate, principal: CurrentUser, session: SessionDep) -> User:
     principal.require_admin()
     if problem := password_problem(body.password, body.username):
-        raise Unprocessable(problem)
+        raise Unprocessable(policy_error("password", problem))
     if await session.scalar(select(User.id).where(User.username == body.username)):
         raise Conflict("username already taken")
     user = User(username=body.username, email=body.email, is_admin=body.is_admin,

@@ -87,7 +87,7 @@ async def test_adding_checks_stops_at_the_per_template_limit(app_factory, db):
         added = await client.post(f"{BASE}/{draft['id']}/checks", json=new_check("^x", f"X.{index}"), headers=headers)
         assert added.status_code == 201, added.text
     refused = await client.post(f"{BASE}/{draft['id']}/checks", json=new_check("^x", "X.last"), headers=headers)
-    assert refused.status_code == 422 and "at most 130 checks" in refused.json()["detail"]
+    assert refused.status_code == 422 and "at most 130 checks" in refused.json()["detail"][0]["msg"]
     assert await db.scalar(select(func.count()).select_from(ComplianceCheck)
                            .where(ComplianceCheck.template_id == uuid.UUID(draft["id"]))) == 130
 
