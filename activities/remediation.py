@@ -13,7 +13,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from config import Settings
-from domain.remediation import FINISHED
+from domain.remediation import DECISIONS, FINISHED
 from models import AgentJob, AutomationWorkflow, ComplianceScan, Organization, Remediation, Script
 from orchestration import ids
 from orchestration.gateway import TemporalGateway
@@ -23,7 +23,6 @@ from orchestration.types import (
     BeginResult,
     ClosedRemediation,
     CloseInput,
-    Decision,
     DispatchInput,
     JobOutcomeInput,
     OutcomeInput,
@@ -32,6 +31,7 @@ from orchestration.types import (
     RemediationRef,
     ResignalResult,
     StepOutcome,
+    StoredDecision,
     VerifyScan,
 )
 from services.remediation import (
@@ -96,30 +96,26 @@ class RemediationActivities:
             if needs_approval(ctx.policy, check):
                 change = await ensure_change_record(session, ctx)
                 prepared.needs_approval, prepared.change_id = True, str(change.id)
-                if change.status in ("approved", "rejected"):
+                if change.status in DECISIONS:
                     prepared.decision, prepared.reason = change.status, change.reason
-                    prepared.decided_by = str(change.decided_by) if change.decided_by else None
                 rem.status = "pending_approval"
             return prepared
 
     @activity.defn(name="close_remediation")
     async def close_remediation(self, params: CloseInput) -> ClosedRemediation:
-        """Rejected or expired: nothing runs. An expiry that lost the race to a recorded decision reports it."""
-        now = datetime.now(UTC)
+        """Rejected (as stored by the API) or expired: nothing runs. An expiry that lost the race to a stored
+        approval reports the approval."""
         async with self.sessionmaker() as session, session.begin():
             rem = await session.get(Remediation, uuid.UUID(params.remediation_id), with_for_update=True)
             if rem is None:
                 raise _missing(params.remediation_id)
             change = await change_of(session, rem.id, lock=True)
-            status, reason, decided_by = params.status, params.reason, as_uuid(params.decided_by)
+            status, reason = params.status, params.reason
             if change is not None:
-                if change.status == "pending_approval":
-                    change.status, change.reason = status, reason
-                    if status == "rejected":
-                        change.decided_by, change.decided_at = decided_by, now
+                if change.status == "pending_approval" and status == "expired":
+                    change.status, change.reason = "expired", reason
                 elif change.status == "approved" and status == "expired":
-                    return ClosedRemediation("approved", str(change.decided_by) if change.decided_by else None,
-                                             change.reason)
+                    return ClosedRemediation("approved", change.reason)
                 elif change.status == "rejected":
                     status, reason = "rejected", change.reason
             if rem.status not in FINISHED:
@@ -144,12 +140,20 @@ class RemediationActivities:
                 if change is not None and change.status in ("pending_approval", "approved"):
                     change.status, change.reason = "failed", PAUSED_CHANGE_REASON
                 return BeginResult(proceed=False, reason=PAUSED_REASON)
+            if change is not None and change.status != "approved":
+                # Only an approval the API stored releases a fix; nothing a signal says can stand in for it.
+                return BeginResult(proceed=False, reason=f"the change is {change.status}, not approved")
             rem.status = "implementing"
             if change is not None:
-                if change.status == "pending_approval":  # approved by a signal that bypassed the API
-                    change.decided_by, change.decided_at = as_uuid(params.decided_by), datetime.now(UTC)
                 change.status = "implementing"
             return BeginResult(proceed=True)
+
+    @activity.defn(name="read_change_decision")
+    async def read_change_decision(self, params: RemediationRef) -> StoredDecision:
+        """What the API stored about the remediation's change record: approved, rejected, or nothing yet."""
+        async with self.sessionmaker() as session:
+            change = await change_of(session, uuid.UUID(params.remediation_id))
+        return StoredDecision(change.status if change is not None and change.status in DECISIONS else None)
 
     @activity.defn(name="dispatch_remediation_job")
     async def dispatch_remediation_job(self, params: DispatchInput) -> None:
@@ -237,9 +241,8 @@ class RemediationActivities:
             stranded = await never_started(session, now - STRANDED_AFTER, SAFETY_NET_LIMIT)
         resignaled = 0
         for change, rem in decided:
-            decision = Decision(decided_by=str(change.decided_by) if change.decided_by else None, reason=change.reason)
             workflow_id = rem.workflow_id or ids.remediation(rem.scan_id, rem.check_id)
-            if await self.gateway.signal_change_decision(workflow_id, change.status == "approved", decision):
+            if await self.gateway.signal_change_decision(workflow_id, change.status == "approved"):
                 resignaled += 1
             else:
                 # Never started, or ended without closing the remediation: a new run reads the decision from the DB.
@@ -254,4 +257,4 @@ class RemediationActivities:
     def all(self) -> list:
         return [self.prepare_remediation, self.close_remediation, self.begin_remediation,
                 self.dispatch_remediation_job, self.remediation_job_outcome, self.record_remediation_outcome,
-                self.open_verify_scan, self.resignal_decided_changes]
+                self.open_verify_scan, self.read_change_decision, self.resignal_decided_changes]

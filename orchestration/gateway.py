@@ -156,13 +156,12 @@ class TemporalGateway:
         )
         return handle.result_run_id or ""
 
-    async def signal_change_decision(self, workflow_id: str, approved: bool, decision: Decision,
-                                     timeout: float = 10.0) -> bool:
-        """Tell a waiting remediation that its change record was decided (the decision itself is in the
-        database). False when no such workflow runs."""
+    async def signal_change_decision(self, workflow_id: str, approved: bool, timeout: float = 10.0) -> bool:
+        """Tell a waiting remediation that its change record was decided; the workflow reads the decision from
+        the database. False when no such workflow runs."""
         try:
             handle = (await self.client(timeout=3)).get_workflow_handle(workflow_id)
-            await asyncio.wait_for(handle.signal(ids.APPROVE if approved else ids.REJECT, decision), timeout)
+            await asyncio.wait_for(handle.signal(ids.APPROVE if approved else ids.REJECT, Decision()), timeout)
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 return False

@@ -214,10 +214,13 @@ class RemediationInput:
 
 @dataclass
 class Decision:
-    """Payload of the `approve` and `reject` signals."""
+    """Payload of the `approve` and `reject` signals. It carries no authority: the workflow reads the decision
+    the API stored."""
 
-    decided_by: str | None = None
-    reason: str | None = None
+
+@dataclass
+class StoredDecision:
+    decision: str | None  # approved | rejected; None while the change waits for a decision
 
 
 @dataclass
@@ -239,8 +242,7 @@ class PreparedRemediation:
     status: str
     needs_approval: bool = False
     change_id: str | None = None
-    decision: str | None = None
-    decided_by: str | None = None
+    decision: str | None = None  # approved | rejected, when the change was decided before this run began
     reason: str | None = None
     binding: str = "script"
     script_id: str | None = None
@@ -258,7 +260,6 @@ class CloseInput:
     remediation_id: str
     status: str
     reason: str | None = None
-    decided_by: str | None = None
 
 
 @dataclass
@@ -266,7 +267,6 @@ class ClosedRemediation:
     """`status` is what the remediation ended as; an expiry that lost a race to a decision reports the decision."""
 
     status: str
-    decided_by: str | None = None
     reason: str | None = None
 
 
@@ -274,7 +274,6 @@ class ClosedRemediation:
 class BeginInput:
     remediation_id: str
     trigger: str
-    decided_by: str | None = None
 
 
 @dataclass

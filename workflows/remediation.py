@@ -39,25 +39,17 @@ DATABASE_TIMEOUT = timedelta(minutes=1)
 @workflow.defn(name=ids.REMEDIATION_WORKFLOW)
 class RemediationWorkflow:
     def __init__(self) -> None:
-        self._decision: str | None = None
-        self._decided: Decision | None = None
+        self._nudged = False
 
+    # A signal carries no authority: it only says "look again". The decision, and who made it, is what the API
+    # stored in the database, so a forged or mistaken signal changes nothing.
     @workflow.signal(name=ids.APPROVE)
-    def approve(self, decision: Decision) -> None:
-        self._decide("approved", decision)
+    def approve(self, _: Decision) -> None:
+        self._nudged = True
 
     @workflow.signal(name=ids.REJECT)
-    def reject(self, decision: Decision) -> None:
-        self._decide("rejected", decision)
-
-    def _decide(self, outcome: str, decision: Decision) -> None:
-        # The first decision wins; a signal may arrive before the wait starts and is kept until then.
-        if self._decision is None:
-            self._decision, self._decided = outcome, decision
-
-    @workflow.query
-    def decision(self) -> str | None:
-        return self._decision
+    def reject(self, _: Decision) -> None:
+        self._nudged = True
 
     @workflow.run
     async def run(self, params: RemediationInput) -> RemediationResult:
@@ -65,28 +57,19 @@ class RemediationWorkflow:
         if prepared.finished:
             return RemediationResult(status=prepared.status, reason=prepared.reason)
 
-        decided_by = None
         if prepared.needs_approval:
-            if prepared.decision is not None:  # decided in the database before this run got here
-                self._decide(prepared.decision, Decision(prepared.decided_by, prepared.reason))
-            try:
-                await workflow.wait_condition(lambda: self._decision is not None,
-                                              timeout=timedelta(seconds=prepared.approval_timeout_seconds))
-            except TimeoutError:
-                self._decision, self._decided = "expired", Decision(reason="approval timed out")
-            if self._decision == "expired":
-                # The database may hold a decision whose signal never arrived: it wins over the expiry.
-                closed = await self._close(params, "expired", self._decided)
+            decision = prepared.decision or await self._await_decision(params, prepared.approval_timeout_seconds)
+            if decision is None:
+                # Nobody decided in time; a decision stored at the last moment still wins over the expiry.
+                closed = await self._close(params, "expired")
                 if closed.status != "approved":
                     return RemediationResult(status=closed.status, reason=closed.reason)
-                self._decision, self._decided = "approved", Decision(closed.decided_by, closed.reason)
-            if self._decision == "rejected":
-                closed = await self._close(params, "rejected", self._decided)
+            elif decision == "rejected":
+                closed = await self._close(params, "rejected")
                 return RemediationResult(status=closed.status, reason=closed.reason)
-            decided_by = self._decided.decided_by if self._decided else None
 
         begun = await self._activity(RemediationActivities.begin_remediation,
-                                     BeginInput(params.remediation_id, params.trigger, decided_by))
+                                     BeginInput(params.remediation_id, params.trigger))
         if not begun.proceed:
             return RemediationResult(status="skipped", reason=begun.reason)
 
@@ -102,12 +85,25 @@ class RemediationWorkflow:
         return await workflow.execute_activity_method(method, arg, start_to_close_timeout=DATABASE_TIMEOUT,
                                                       retry_policy=retries.DATABASE)
 
-    async def _close(self, params: RemediationInput, status: str, decision: Decision | None) -> ClosedRemediation:
-        decision = decision or Decision()
-        return await self._activity(
-            RemediationActivities.close_remediation,
-            CloseInput(params.remediation_id, status, decision.reason, decision.decided_by),
-        )
+    async def _await_decision(self, params: RemediationInput, timeout_seconds: int) -> str | None:
+        """Wait for a signal, then read the decision the API stored; None when none was stored in time."""
+        deadline = workflow.now() + timedelta(seconds=timeout_seconds)
+        while (remaining := deadline - workflow.now()) > timedelta(0):
+            try:
+                await workflow.wait_condition(lambda: self._nudged, timeout=remaining)
+            except TimeoutError:
+                return None
+            self._nudged = False
+            stored = await self._activity(RemediationActivities.read_change_decision,
+                                          RemediationRef(params.remediation_id))
+            if stored.decision is not None:
+                return stored.decision
+        return None
+
+    async def _close(self, params: RemediationInput, status: str) -> ClosedRemediation:
+        reason = "approval timed out" if status == "expired" else None
+        return await self._activity(RemediationActivities.close_remediation,
+                                    CloseInput(params.remediation_id, status, reason))
 
     async def _run_fix(self, params: RemediationInput, prepared: PreparedRemediation) -> OutcomeInput:
         if prepared.binding == "workflow":

@@ -22,13 +22,14 @@ from api.deps import (
     paginate,
     tenant_scope,
 )
-from api.errors import Conflict
+from api.errors import Conflict, Forbidden
 from api.schemas.remediation import ChangeDecision, ChangeOut, ChangeStatus, RejectDecision
+from domain.remediation import may_decide
 from models import ChangeRecord, Remediation
 from orchestration import ids
-from orchestration.types import Decision
 
 router = APIRouter(prefix="/changes", tags=["remediation"])
+SELF_DECISION = "a change must be decided by someone other than its requester"
 
 
 @router.get("", response_model=list[ChangeOut])
@@ -56,6 +57,8 @@ async def _decide(session, principal: Principal, gateway, after_commit, change_i
     """The decision is committed first; the workflow is signalled after. If the signal is lost, the decision
     stands and the scan cycle's safety net signals it again."""
     change = await get_or_404(session, principal, ChangeRecord, change_id, MANAGE, "change", lock=True)
+    if not may_decide(change.requested_by, principal.id):
+        raise Forbidden(SELF_DECISION)
     if change.status != "pending_approval":
         raise Conflict(f"the change is {change.status}; only a change pending approval can be decided")
     before = ChangeOut.model_validate(change)
@@ -67,8 +70,7 @@ async def _decide(session, principal: Principal, gateway, after_commit, change_i
           change.org_id, before=before, after=out)
     workflow_id = await session.scalar(select(Remediation.workflow_id).where(
         Remediation.id == change.remediation_id)) or ids.remediation(change.scan_id, change.check_id)
-    decision = Decision(decided_by=str(principal.id), reason=reason)
-    after_commit.add(lambda: gateway.signal_change_decision(workflow_id, status == "approved", decision),
+    after_commit.add(lambda: gateway.signal_change_decision(workflow_id, status == "approved"),
                      f"the {status} decision on change {change_id}")
     return out
 

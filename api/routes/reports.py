@@ -97,11 +97,11 @@ async def failing_checks(session, scope, limit: int) -> list[FailingCheck]:
 @router.get("/dashboard", response_model=DashboardOut)
 async def dashboard(principal: CurrentUser, session: SessionDep, org_id: uuid.UUID | None = None):
     """Averages are over each host's latest scan per policy; framework is that scan's template's."""
-    status_scope = tenant_scope(principal, hps.org_id, org_id)
+    status_scope = tenant_scope(principal, hps.org_id, org_id, strict=True)
     total_policies = select(func.count()).select_from(CompliancePolicy).where(
-        tenant_scope(principal, CompliancePolicy.org_id, org_id)).scalar_subquery()
+        tenant_scope(principal, CompliancePolicy.org_id, org_id, strict=True)).scalar_subquery()
     total_scans = select(func.count()).select_from(ComplianceScan).where(
-        tenant_scope(principal, ComplianceScan.org_id, org_id), ComplianceScan.status == "completed"
+        tenant_scope(principal, ComplianceScan.org_id, org_id, strict=True), ComplianceScan.status == "completed"
     ).scalar_subquery()
     totals = (await session.execute(
         select(total_policies, total_scans, func.avg(hps.score), func.count(distinct(hps.host_id)))
@@ -118,7 +118,7 @@ async def dashboard(principal: CurrentUser, session: SessionDep, org_id: uuid.UU
         worst_hosts=[HostScore(host_id=h, hostname=n, policy_id=p, score=s, last_scan_at=at)
                      for h, n, p, s, at in worst],
         top_failing_checks=await failing_checks(
-            session, tenant_scope(principal, CheckState.org_id, org_id), TOP_FAILING_CHECKS),
+            session, tenant_scope(principal, CheckState.org_id, org_id, strict=True), TOP_FAILING_CHECKS),
     )
 
 
@@ -176,7 +176,7 @@ async def report(
     org_id: uuid.UUID | None = None,
 ):
     """Summary and frameworks cover the whole scope; `search` narrows the paged host rows (X-Total-Count)."""
-    scope = tenant_scope(principal, hps.org_id, org_id)
+    scope = tenant_scope(principal, hps.org_id, org_id, strict=True)
     above = func.count(distinct(hps.host_id)).filter(hps.score >= 80)
     below = func.count(distinct(hps.host_id)).filter(hps.score < 50)
     totals = (await session.execute(
@@ -197,7 +197,7 @@ async def report(
     hosts = await paginate(session, stmt, page, response, rows=True)
     details = None
     if include_details:
-        details = await failing_checks(session, tenant_scope(principal, CheckState.org_id, org_id),
+        details = await failing_checks(session, tenant_scope(principal, CheckState.org_id, org_id, strict=True),
                                        REPORT_FAILING_CHECKS)
     return ReportOut(
         summary=ReportSummary(total_hosts=totals[0], avg_score=points(totals[1]), hosts_above_80=totals[2],
@@ -217,7 +217,7 @@ async def export_csv(request: Request, principal: CurrentUser, org_id: uuid.UUID
     # host's, so scoping the hosts as well leaves out no row.
     hosts = (
         select(Host.id, Host.hostname, Host.ip_address)
-        .where(tenant_scope(principal, Host.org_id, org_id)).order_by(Host.hostname).subquery("h")
+        .where(tenant_scope(principal, Host.org_id, org_id, strict=True)).order_by(Host.hostname).subquery("h")
     )
     # policy_id is written as PostgreSQL's text of the uuid (the same characters str() gives), not rebuilt per row.
     states = (
@@ -232,7 +232,7 @@ async def export_csv(request: Request, principal: CurrentUser, org_id: uuid.UUID
         .join(hps, (hps.host_id == CheckState.host_id) & (hps.policy_id == CheckState.policy_id))
         .join(ComplianceTemplate, ComplianceTemplate.id == hps.template_id)
         .join(ComplianceCheck, ComplianceCheck.id == CheckState.check_id)
-        .where(CheckState.host_id == hosts.c.id, tenant_scope(principal, CheckState.org_id, org_id))
+        .where(CheckState.host_id == hosts.c.id, tenant_scope(principal, CheckState.org_id, org_id, strict=True))
         .order_by(CheckState.policy_id, ComplianceCheck.position, CheckState.rule_id)
         .lateral("s")
     )

@@ -245,24 +245,28 @@ async def test_changes_are_decided_once_by_managers_of_their_org(client, db):
     assert (await client.post(f"/api/v1/changes/{first['id']}/approve", headers=viewer,
                               json={})).status_code == 403
 
-    approved = await client.post(f"/api/v1/changes/{first['id']}/approve", headers=headers, json={"reason": "CAB"})
+    requester_decides = await client.post(f"/api/v1/changes/{first['id']}/approve", headers=headers, json={})
+    assert requester_decides.status_code == 403 and "requester" in requester_decides.json()["detail"]
+    _, cab_user, cab = await operator(client, db, org=org)
+
+    approved = await client.post(f"/api/v1/changes/{first['id']}/approve", headers=cab, json={"reason": "CAB"})
     assert approved.status_code == 200, approved.text
-    assert approved.json()["status"] == "approved" and approved.json()["decided_by"] == str(user.id)
+    assert approved.json()["status"] == "approved" and approved.json()["decided_by"] == str(cab_user.id)
     assert approved.json()["decided_at"]
-    assert (await client.post(f"/api/v1/changes/{first['id']}/approve", headers=headers,
+    assert (await client.post(f"/api/v1/changes/{first['id']}/approve", headers=cab,
                               json={})).status_code == 409
-    assert (await client.post(f"/api/v1/changes/{first['id']}/reject", headers=headers,
+    assert (await client.post(f"/api/v1/changes/{first['id']}/reject", headers=cab,
                               json={"reason": "too late"})).status_code == 409
 
     scan2, check2 = await failed_scan(db, org)
     second = (await client.post(fix_url(scan2, check2), headers=headers)).json()["change"]
-    assert (await client.post(f"/api/v1/changes/{second['id']}/reject", headers=headers,
+    assert (await client.post(f"/api/v1/changes/{second['id']}/reject", headers=cab,
                               json={})).status_code == 422
-    rejected = await client.post(f"/api/v1/changes/{second['id']}/reject", headers=headers,
+    rejected = await client.post(f"/api/v1/changes/{second['id']}/reject", headers=cab,
                                  json={"reason": "change freeze"})
     assert rejected.status_code == 200 and rejected.json()["status"] == "rejected"
     assert rejected.json()["reason"] == "change freeze"
-    assert (await client.post(f"/api/v1/changes/{second['id']}/approve", headers=headers,
+    assert (await client.post(f"/api/v1/changes/{second['id']}/approve", headers=cab,
                               json={})).status_code == 409
     stored = await db.get(ChangeRecord, uuid.UUID(second["id"]), populate_existing=True)
     assert stored.status == "rejected"

@@ -200,6 +200,41 @@ async def test_manual_mode_waits_for_approval_then_runs(skipping_env, db_url, ap
         await save_history(handle_of(stack, rem), "remediation_approved")
 
 
+async def read_decisions(handle) -> int:
+    """How many times the workflow has read the stored decision back from the database."""
+    history = await handle.fetch_history()
+    return sum(1 for event in history.events
+               if event.activity_task_scheduled_event_attributes.activity_type.name == "read_change_decision")
+
+
+async def test_a_raw_approve_signal_releases_nothing(skipping_env, db_url, app_factory, db):
+    """Security review row 4: `temporal workflow signal --name approve --input '{"decided_by": …}'`."""
+    async with running_stack(skipping_env, db_url, app_factory, **SETTINGS) as stack:
+        w = await world(skipping_env, stack, db, OnlyFailing(failing=frozenset({LOW_RULE})))
+        try:
+            await w.patch_policy(auto_remediate_low=True, approval_mode="manual")
+            scan = await w.scan()
+            change = await pending_change(w)
+            (rem,) = await remediations(db, scan["id"])
+            handle = handle_of(stack, rem)
+            await handle.signal(ids.APPROVE, {"decided_by": str(uuid.uuid4()), "reason": "forged"})
+            await eventually(lambda: read_decisions(handle))
+            stored = await db.get(ChangeRecord, uuid.UUID(change["id"]), populate_existing=True)
+            assert stored.status == "pending_approval" and stored.decided_by is None
+            (rem,) = await remediations(db, scan["id"])
+            assert rem.status == "pending_approval"
+            assert await remediation_jobs(db) == 0
+            assert (await handle.describe()).status.name == "RUNNING"
+
+            approved = await w.api().post(f"/api/v1/changes/{change['id']}/approve", json={}, headers=w.headers)
+            assert approved.status_code == 200
+            result = await finished(skipping_env, handle)
+        finally:
+            await w.fleet.stop()
+        assert result.status == "completed"
+        assert await remediation_jobs(db) == 1
+
+
 async def test_manual_mode_rejection_runs_nothing(skipping_env, db_url, app_factory, db):
     async with running_stack(skipping_env, db_url, app_factory, **SETTINGS) as stack:
         w = await world(skipping_env, stack, db, OnlyFailing(failing=frozenset({LOW_RULE})))

@@ -24,6 +24,7 @@ from orchestration.types import (
     RemediationInput,
     RemediationRef,
     StepOutcome,
+    StoredDecision,
     VerifyScan,
 )
 from workflows.remediation import RemediationWorkflow
@@ -32,8 +33,10 @@ PARAMS = RemediationInput(remediation_id="r1", scan_id="s1", check_id="c1", org_
 
 
 class FakeRemediationActivities:
-    def __init__(self, needs_approval: bool, approval_timeout_seconds: int = 7 * 24 * 3600):
+    def __init__(self, needs_approval: bool, approval_timeout_seconds: int = 7 * 24 * 3600,
+                 stored: str | None = None):
         self.calls: list[str] = []
+        self.stored = stored  # the decision the API stored, read when a signal nudges the workflow
         self.closed: list[CloseInput] = []
         self.outcomes: list[OutcomeInput] = []
         self.needs_approval = needs_approval
@@ -47,11 +50,16 @@ class FakeRemediationActivities:
                                        script_id="script-1", approval_timeout_seconds=self.approval_timeout_seconds,
                                        verify_delay_seconds=900, agent_timeout_seconds=60)
 
+        @activity.defn(name="read_change_decision")
+        async def read_decision(params: RemediationRef) -> StoredDecision:
+            self.calls.append("read_decision")
+            return StoredDecision(self.stored)
+
         @activity.defn(name="close_remediation")
         async def close(params: CloseInput) -> ClosedRemediation:
             self.calls.append(f"close:{params.status}")
             self.closed.append(params)
-            return ClosedRemediation(params.status, params.decided_by, params.reason)
+            return ClosedRemediation(params.status, params.reason)
 
         @activity.defn(name="begin_remediation")
         async def begin(params: BeginInput) -> BeginResult:
@@ -82,7 +90,7 @@ class FakeRemediationActivities:
             self.calls.append("verify")
             return VerifyScan(scan_id=None)
 
-        return [prepare, close, begin, dispatch, await_agent, job_outcome, record, verify]
+        return [prepare, read_decision, close, begin, dispatch, await_agent, job_outcome, record, verify]
 
 
 async def run(env, fakes: FakeRemediationActivities, signal: str | None = None):
@@ -91,7 +99,7 @@ async def run(env, fakes: FakeRemediationActivities, signal: str | None = None):
         handle = await env.client.start_workflow(RemediationWorkflow.run, PARAMS,
                                                  id=ids.remediation("s1", f"c-{uuid.uuid4()}"), task_queue=queue)
         if signal is not None:
-            await handle.signal(signal, Decision(decided_by="u2", reason="CAB"))
+            await handle.signal(signal, Decision())
         return await handle.result()
 
 
@@ -104,18 +112,24 @@ async def test_automatic_fix_runs_records_its_outcome_and_verifies(skipping_env)
 
 
 async def test_approved_change_runs_the_fix(skipping_env):
-    fakes = FakeRemediationActivities(needs_approval=True)
+    fakes = FakeRemediationActivities(needs_approval=True, stored="approved")
     result = await run(skipping_env, fakes, ids.APPROVE)
     assert result.status == "completed"
-    assert fakes.calls[:2] == ["prepare", "begin"] and "dispatch" in fakes.calls
+    assert fakes.calls[:3] == ["prepare", "read_decision", "begin"] and "dispatch" in fakes.calls
 
 
 async def test_rejected_change_runs_nothing(skipping_env):
-    fakes = FakeRemediationActivities(needs_approval=True)
+    fakes = FakeRemediationActivities(needs_approval=True, stored="rejected")
     result = await run(skipping_env, fakes, ids.REJECT)
     assert result.status == "rejected"
-    assert fakes.calls == ["prepare", "close:rejected"]
-    assert fakes.closed[0].reason == "CAB"
+    assert fakes.calls == ["prepare", "read_decision", "close:rejected"]
+
+
+async def test_an_approve_signal_without_a_stored_approval_changes_nothing(skipping_env):
+    fakes = FakeRemediationActivities(needs_approval=True, approval_timeout_seconds=3600)
+    result = await run(skipping_env, fakes, ids.APPROVE)
+    assert result.status == "expired"
+    assert fakes.calls == ["prepare", "read_decision", "close:expired"]
 
 
 async def test_undecided_change_expires_after_the_approval_timeout(skipping_env):
