@@ -45,7 +45,11 @@ async def create_user(body: UserCreate, principal: CurrentUser, session: Session
     return user
 
 
-async def _load(session, user_id: uuid.UUID) -> User:
+async def _load(session, principal, user_id: uuid.UUID) -> User:
+    """Accounts are the platform administrators' to manage; to anyone else no account id exists (404, as for
+    another organization's resources), so ids cannot be probed."""
+    if not principal.is_admin:
+        raise NotFound("user")
     user = await session.get(User, user_id, with_for_update=True)
     if user is None:
         raise NotFound("user")
@@ -55,10 +59,9 @@ async def _load(session, user_id: uuid.UUID) -> User:
 @router.post("/{user_id}/deactivate", response_model=UserOut)
 async def deactivate_user(user_id: uuid.UUID, principal: CurrentUser, session: SessionDep) -> User:
     """The user can no longer log in, and every token already issued to them stops working."""
-    principal.require_admin()
-    if user_id == principal.id:
+    user = await _load(session, principal, user_id)
+    if user.id == principal.id:
         raise BadRequest("you cannot deactivate yourself")
-    user = await _load(session, user_id)
     before = {"is_active": user.is_active}
     user.is_active = False
     user.token_version += 1
@@ -70,8 +73,7 @@ async def deactivate_user(user_id: uuid.UUID, principal: CurrentUser, session: S
 @router.post("/{user_id}/reactivate", response_model=UserOut)
 async def reactivate_user(user_id: uuid.UUID, principal: CurrentUser, session: SessionDep) -> User:
     """Tokens revoked at deactivation stay revoked: the user logs in again."""
-    principal.require_admin()
-    user = await _load(session, user_id)
+    user = await _load(session, principal, user_id)
     before = {"is_active": user.is_active}
     user.is_active = True
     audit(session, principal, "user.reactivate", "user", user.id, None, before=before, after={"is_active": True})

@@ -97,7 +97,7 @@ async def test_only_platform_admins_deactivate_and_never_themselves(client, db):
     user = await make_user(db)
     await db.commit()
     user_headers = await login(client, user.username)
-    assert (await client.post(f"/api/v1/users/{admin.id}/deactivate", headers=user_headers)).status_code == 403
+    assert (await client.post(f"/api/v1/users/{admin.id}/deactivate", headers=user_headers)).status_code == 404
     admin_headers = await login(client, admin.username)
     selfish = await client.post(f"/api/v1/users/{admin.id}/deactivate", headers=admin_headers)
     assert selfish.status_code == 400 and "yourself" in selfish.json()["detail"]
