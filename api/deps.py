@@ -11,7 +11,7 @@ from typing import Annotated
 
 from fastapi import Depends, Query, Request, Response
 from fastapi.security import OAuth2PasswordBearer
-from sqlalchemy import ColumnElement, false, func, select, true
+from sqlalchemy import ColumnElement, func, select, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.errors import Forbidden, NotFound, Unauthorized
@@ -170,18 +170,24 @@ async def paginate(session: AsyncSession, stmt, page: PageParams, response: Resp
     return list(result.all() if rows else result.scalars().all())
 
 
+def tenant_orgs(principal: Principal, org_id: uuid.UUID | None, *, strict: bool = False) -> list[uuid.UUID] | None:
+    """The organizations a query may cover: the one asked for, or every one the caller can see (None: all, for
+    administrators). Asked for an organization the caller cannot see, a list is empty; `strict` (aggregates such
+    as the dashboard) answers 404 instead."""
+    if org_id is not None:
+        if principal.can_see(org_id):
+            return [org_id]
+        if strict:
+            raise NotFound("organization")
+        return []
+    return principal.visible_org_ids()
+
+
 def tenant_scope(principal: Principal, column, org_id: uuid.UUID | None, *, strict: bool = False
                  ) -> ColumnElement[bool]:
-    """Restrict a query to one organization the caller can see, or to all they can see. Asked for an organization
-    the caller cannot see, a list is empty; `strict` (aggregates such as the dashboard) answers 404 instead."""
-    if org_id is not None:
-        if not principal.can_see(org_id):
-            if strict:
-                raise NotFound("organization")
-            return false()
-        return column == org_id
-    visible = principal.visible_org_ids()
-    return column.in_(visible) if visible is not None else true()
+    """`tenant_orgs` as a filter on `column`."""
+    orgs = tenant_orgs(principal, org_id, strict=strict)
+    return true() if orgs is None else column.in_(orgs)
 
 
 async def get_or_404(session: AsyncSession, principal: Principal, model, object_id: uuid.UUID, permission: str,

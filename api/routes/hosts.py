@@ -24,13 +24,10 @@ from api.deps import (
 )
 from api.errors import Conflict, NotFound, Unprocessable
 from api.schemas.hosts import GroupMembersAdd, GroupMembersOut, HostGroupCreate, HostGroupOut, HostOut, OsType
+from domain.search import escape_like
 from models import Host, HostGroup, HostGroupMember
 
 router = APIRouter(tags=["hosts"])
-
-
-def escape_like(text: str) -> str:
-    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def host_out(host: Host, window_seconds: int, now: datetime) -> HostOut:
