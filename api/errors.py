@@ -1,4 +1,4 @@
-"""Domain errors that carry their HTTP status, and the handlers that render every error as JSON."""
+"""The handlers that render every error as JSON; the errors themselves are in domain/errors.py."""
 
 from __future__ import annotations
 
@@ -10,48 +10,18 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from domain.errors import (  # noqa: F401 (routes import the errors from here)
+    AppError,
+    BadRequest,
+    Conflict,
+    Forbidden,
+    NotFound,
+    Unauthorized,
+    Unprocessable,
+)
 from orchestration.gateway import TemporalUnavailable
 
 log = logging.getLogger(__name__)
-
-
-class AppError(Exception):
-    status_code = 400
-
-    def __init__(self, detail: str | list | dict = "bad request"):
-        super().__init__(detail)
-        self.detail = detail
-
-
-class BadRequest(AppError):
-    status_code = 400
-
-
-class Unauthorized(AppError):
-    status_code = 401
-
-
-class Forbidden(AppError):
-    status_code = 403
-
-
-class NotFound(AppError):
-    status_code = 404
-
-    def __init__(self, what: str = "resource"):
-        super().__init__(f"{what} not found")
-
-
-class Conflict(AppError):
-    status_code = 409
-
-
-class Unprocessable(AppError):
-    status_code = 422
-
-
-class Unavailable(AppError):
-    status_code = 503
 
 
 def _json(status: int, detail, headers: dict | None = None) -> JSONResponse:

@@ -1,13 +1,124 @@
-"""Compliance exceptions: their expiry, by timer or by the scan cycle's sweep (each audited in the same statement)."""
+"""Compliance exceptions: request, second-person decision, change, revocation, and expiry by timer or by the
+scan cycle's sweep. Shared by the API and the expiry activities."""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import text
+from sqlalchemy import Select, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+
+from domain.errors import Conflict, Forbidden, NotFound, Unprocessable
+from models import ComplianceCheck, ComplianceException, ComplianceTemplate, Host, HostGroup, User
+
+SELF_APPROVAL = "an exception must be approved by someone other than its creator"
+SELF_EXTENSION = "an exception's expiry must be extended by someone other than its creator"
+REVOCABLE = ("pending_approval", "active")
+
+_creator, _approver = aliased(User), aliased(User)
+
+
+def with_names() -> Select:
+    """Each exception with the names a reader needs (host, group, creator, approver), in one query."""
+    return (
+        select(ComplianceException, Host.hostname, HostGroup.name, _creator.username, _approver.username)
+        .outerjoin(Host, Host.id == ComplianceException.host_id)
+        .outerjoin(HostGroup, HostGroup.id == ComplianceException.host_group_id)
+        .outerjoin(_creator, _creator.id == ComplianceException.created_by)
+        .outerjoin(_approver, _approver.id == ComplianceException.approved_by)
+    )
+
+
+async def one_with_names(session: AsyncSession, exception_id: uuid.UUID):
+    return (await session.execute(with_names().where(ComplianceException.id == exception_id))).one()
+
+
+async def request(session: AsyncSession, org_id: uuid.UUID, rule_id: str, host_id: uuid.UUID | None,
+                  host_group_id: uuid.UUID | None, reason: str, expires_at: datetime | None,
+                  created_by: uuid.UUID) -> ComplianceException:
+    """A new exception waits for a second person's approval; until then it waives nothing. The host or group must
+    be in the exception's organization, and the rule a check the organization can run."""
+    if host_id is not None:
+        if await session.scalar(select(Host.org_id).where(Host.id == host_id)) != org_id:
+            raise NotFound("host")
+    if host_group_id is not None:
+        if await session.scalar(select(HostGroup.org_id).where(HostGroup.id == host_group_id)) != org_id:
+            raise NotFound("host group")
+    known_rule = await session.scalar(
+        select(ComplianceCheck.id).join(ComplianceTemplate, ComplianceTemplate.id == ComplianceCheck.template_id)
+        .where(ComplianceCheck.rule_id == rule_id,
+               or_(ComplianceTemplate.is_system, ComplianceTemplate.org_id == org_id))
+        .limit(1)
+    )
+    if known_rule is None:
+        raise Unprocessable([{"loc": ["body", "rule_id"], "type": "unknown_rule",
+                              "msg": f"no check with rule id {rule_id!r} in the organization's templates"}])
+    exception = ComplianceException(org_id=org_id, rule_id=rule_id, host_id=host_id, host_group_id=host_group_id,
+                                    reason=reason, expires_at=expires_at, status="pending_approval",
+                                    created_by=created_by)
+    session.add(exception)
+    await session.flush()
+    return exception
+
+
+def _require_decidable(exception: ComplianceException, decider: uuid.UUID) -> None:
+    if exception.created_by == decider:
+        raise Forbidden(SELF_APPROVAL)
+    if exception.status != "pending_approval":
+        raise Conflict(f"only a pending exception can be decided; this one is {exception.status}")
+
+
+async def approve(session: AsyncSession, exception: ComplianceException, decider: uuid.UUID, reason: str | None,
+                  now: datetime) -> None:
+    _require_decidable(exception, decider)
+    if exception.expires_at is not None and exception.expires_at <= now:
+        raise Conflict("the exception's expiry has passed while it waited for approval; request a new one")
+    exception.status, exception.approved_by, exception.approved_at = "active", decider, now
+    exception.decision_reason = reason
+    await session.flush()
+
+
+async def reject(session: AsyncSession, exception: ComplianceException, decider: uuid.UUID,
+                 reason: str | None) -> None:
+    _require_decidable(exception, decider)
+    exception.status, exception.decision_reason = "rejected", reason
+    await session.flush()
+
+
+def _extends(old: datetime | None, new: datetime | None) -> bool:
+    return old is not None and (new is None or new > old)
+
+
+async def change(session: AsyncSession, exception: ComplianceException, changes: dict[str, Any],
+                 actor: uuid.UUID) -> tuple[dict[str, Any], bool]:
+    """Apply `changes` to an active exception; returns what actually changed and whether its expiry moved."""
+    if exception.status != "active":
+        raise Conflict(f"only an active exception can be changed; this one is {exception.status}")
+    # Otherwise a creator could, alone, turn a briefly approved waiver into a permanent one.
+    if "expires_at" in changes and _extends(exception.expires_at, changes["expires_at"]) \
+            and exception.created_by == actor:
+        raise Forbidden(SELF_EXTENSION)
+    expiry_moved = "expires_at" in changes and changes["expires_at"] != exception.expires_at
+    changed = {key: value for key, value in changes.items() if getattr(exception, key) != value}
+    for key, value in changed.items():
+        setattr(exception, key, value)
+    await session.flush()
+    return changed, expiry_moved
+
+
+async def revoke(session: AsyncSession, exception: ComplianceException) -> bool:
+    """Soft delete: the record stays, revoked, for the audit trail; a pending request is withdrawn the same way.
+    Returns whether an expiry timer was running for it."""
+    if exception.status not in REVOCABLE:
+        raise Conflict(f"the exception is already {exception.status}")
+    timer_running = exception.status == "active" and exception.expires_at is not None
+    exception.status = "revoked"
+    await session.flush()
+    return timer_running
 
 SYSTEM_ACTOR = "exception-expiry"
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import event, select
 
-from api.routes.exceptions import SELF_APPROVAL, SELF_EXTENSION
 from models import AuditEntry, ComplianceException, HostGroup, HostGroupMember, Organization, User
+from services.exceptions import SELF_APPROVAL, SELF_EXTENSION
 from tests.factories import login, make_host, make_org, make_user
 
 EXCEPTIONS = "/api/v1/compliance/exceptions"
