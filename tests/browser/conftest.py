@@ -136,6 +136,10 @@ def console_stack(pg_admin_url: str) -> Iterator[ConsoleStack]:
         pytest.skip(f"{CHROMIUM} is missing (make test installs Debian's chromium when it can)")
     if not DIST.exists():
         pytest.skip("console/dist is not built (make test builds it)")
+    if reuse := os.environ.get("CONSOLE_STACK_JSON"):
+        # A stack kept running between test runs while developing (see populate); never set in CI.
+        yield stack_from_json(Path(reuse))
+        return
     from stack.temporal import start_dev_server, wait_for_port
 
     logs = Path(tempfile.mkdtemp(prefix="cops-browser-"))
@@ -172,6 +176,16 @@ def console_stack(pg_admin_url: str) -> Iterator[ConsoleStack]:
         with psycopg.connect(pg_admin_url, autocommit=True) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         shutil.rmtree(logs, ignore_errors=True)
+
+
+def stack_from_json(path: Path) -> ConsoleStack:
+    import json
+
+    values = json.loads(path.read_text())
+    for key in ("admin", "operator", "approver", "viewer"):
+        values[key] = Account(**values[key])
+    values["logs"] = Path(values["logs"])
+    return ConsoleStack(**values)
 
 
 def populate(url: str, temporal_ui: str, processes: Processes, env: dict[str, str], logs: Path) -> ConsoleStack:

@@ -14,8 +14,8 @@ export function useApiMutation<TArgs, TResult>(options: {
     onSuccess: async (result, args) => {
       const message = typeof options.success === "function" ? options.success(result, args) : options.success;
       notifications.show({ color: "green", title: "Done", message });
-      await Promise.all(options.invalidate.map((queryKey) => queryClient.invalidateQueries({ queryKey })));
       options.onSuccess?.(result, args);
+      await Promise.all(options.invalidate.map((queryKey) => queryClient.invalidateQueries({ queryKey })));
     },
     onError: (error) => {
       notifications.show({ color: "red", title: "Failed", message: (error as Error).message, autoClose: 8000 });

@@ -7,7 +7,7 @@ import { useApiMutation } from "../components/mutations";
 type Check = Schemas["CheckOut"];
 type Severity = Check["severity"];
 const SEVERITIES: Severity[] = ["critical", "high", "medium", "low"];
-const EXAMPLE_RULE = '{"type": "file_exists", "path": "/etc/passwd"}';
+const EXAMPLE_RULE = '{"type": "file_exists", "path": "/etc/issue.net", "expect": "present"}';
 
 export function parseRule(text: string): Record<string, unknown> | null {
   try {

@@ -1,5 +1,5 @@
 // The edit modal's body: template fields, Publish (saves edits first), New Version, and the check editor.
-import { useEffect, useState } from "react";
+import { useEffect, useRef, useState } from "react";
 import { Alert, Button, Checkbox, Group, Loader, NumberInput, Stack, Switch, Table, Text, Textarea, TextInput } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
 import { api, unwrap, type Schemas } from "../api/client";
@@ -23,8 +23,11 @@ export function TemplateEditor({ templateId, onClose, onSwitch }: { templateId: 
   const [selected, setSelected] = useState<Set<string>>(new Set());
   const [checkForm, setCheckForm] = useState<Check | "new" | null>(null);
 
+  // Fill the form once per template: refetches after check edits must not overwrite unsaved field edits.
+  const loadedFor = useRef<string | null>(null);
   useEffect(() => {
-    if (template.data) {
+    if (template.data && loadedFor.current !== template.data.id) {
+      loadedFor.current = template.data.id;
       setName(template.data.name);
       setDescription(template.data.description ?? "");
       setInterval(template.data.scan_interval_hours);
