@@ -35,6 +35,7 @@ from orchestration.types import (
     VerifyScan,
 )
 from services.remediation import (
+    approved_script,
     as_uuid,
     change_of,
     decided_but_waiting,
@@ -42,6 +43,7 @@ from services.remediation import (
     load_context,
     needs_approval,
     never_started,
+    script_payload,
     start_of,
     truncate,
 )
@@ -162,14 +164,19 @@ class RemediationActivities:
             rem = await session.get(Remediation, uuid.UUID(params.remediation_id))
             if rem is None:
                 raise _missing(params.remediation_id)
-            script = await session.get(Script, as_uuid(params.script_id)) if as_uuid(params.script_id) else None
-            if script is None or script.org_id not in (None, rem.org_id):
-                raise ApplicationError(f"script {params.script_id} is not available", type="ScriptMissing",
-                                       non_retryable=True)
+            change = await change_of(session, rem.id)
+            approved = approved_script(change, params.script_id) if change is not None else None
+            if approved is not None:
+                # What was approved runs, even if the script was edited (or deleted) since.
+                script = script_payload(approved["shell"], approved["body"], approved["timeout_seconds"])
+            else:
+                current = await session.get(Script, as_uuid(params.script_id)) if as_uuid(params.script_id) else None
+                if current is None or current.org_id not in (None, rem.org_id) or change is not None:
+                    raise ApplicationError(f"script {params.script_id} is not available", type="ScriptMissing",
+                                           non_retryable=True)
+                script = script_payload(current.shell, current.body, current.timeout_seconds)
             payload = {"remediation_id": str(rem.id), "rule_id": rem.rule_id, "check_id": str(rem.check_id),
-                       "step": params.step,
-                       "script": {"shell": script.shell, "body": script.body, "sha256": script.sha256,
-                                  "timeout_seconds": script.timeout_seconds}}
+                       "step": params.step, "script": script}
             inserted = await session.execute(insert(AgentJob).values(
                 id=uuid.UUID(params.job_id), org_id=rem.org_id, host_id=rem.host_id, kind="remediation",
                 payload=payload, status="pending", remediation_id=rem.id, late=False, completion_pending=False,

@@ -4,6 +4,7 @@ Shared by the API (one-click fix, decisions) and the remediation activities."""
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
@@ -112,6 +113,21 @@ async def ensure_change_record(session: AsyncSession, ctx: RemediationContext) -
     ).on_conflict_do_nothing(index_elements=["remediation_id"]))
     return await session.scalar(select(ChangeRecord).where(ChangeRecord.remediation_id == rem.id)
                                 .execution_options(populate_existing=True))
+
+
+def approved_script(change: ChangeRecord, script_id: str) -> dict | None:
+    """The script as the change record showed it when it was approved: what runs, whatever happened to the script
+    since. None when the record shows no such script."""
+    fix = (change.details or {}).get("what", {}).get("fix", {})
+    shown = [fix.get("script")] + [step.get("script") for step in fix.get("workflow", {}).get("steps", [])]
+    return next((script for script in shown if script and script.get("id") == script_id and script.get("body")),
+                None)
+
+
+def script_payload(shell: str, body: str, timeout_seconds: int) -> dict:
+    """A script as an agent job carries it; the agent refuses a body whose SHA-256 differs."""
+    return {"shell": shell, "body": body, "sha256": hashlib.sha256(body.encode()).hexdigest(),
+            "timeout_seconds": timeout_seconds}
 
 
 async def change_of(session: AsyncSession, remediation_id: uuid.UUID, *, lock: bool = False) -> ChangeRecord | None:

