@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     verify_delay_seconds: int = 15 * 60
     approval_timeout_seconds: int = 7 * 24 * 3600
     webhook_timeout_seconds: float = 10.0
+    webhook_allowed_networks: str = Field(
+        "", description="comma-separated addresses or CIDR blocks that webhooks may reach although internal")
 
     max_checks_per_template: int = Field(2000, ge=1, description="more checks in one template is refused (422)")
     max_import_bytes: int = Field(2 * 1024 * 1024, ge=1024, description="larger template imports get 413")

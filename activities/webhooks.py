@@ -14,7 +14,7 @@ from config import Settings
 from domain.webhooks import DELIVERY_HEADER, EVENT_HEADER, SIGNATURE_HEADER, encode_body, sign
 from models import Webhook, WebhookDelivery
 from orchestration.types import WebhookDeliveryInput, WebhookEvent, WebhookTargets
-from services.webhooks import attempts_so_far, event_payload, pending_targets
+from services.webhooks import TargetRefused, attempts_so_far, event_payload, pending_targets, resolve_target
 
 MAX_ERROR_CHARS = 1000
 
@@ -56,13 +56,18 @@ class WebhookActivities:
                    "User-Agent": "compliance-operations-webhooks/1"}
         status_code: int | None = None
         error: str | None = None
+        refused = False
         try:
+            await resolve_target(url, self.settings.webhook_allowed_networks)
             async with httpx.AsyncClient(timeout=self.settings.webhook_timeout_seconds,
                                          follow_redirects=False) as http:
                 response = await http.post(url, content=body, headers=headers)
             status_code = response.status_code
             if not response.is_success:
-                error = f"HTTP {status_code}: {response.text[:200]}"
+                # The status only: a receiver's body is not ours to store or show.
+                error = f"HTTP {status_code}"
+        except TargetRefused as exc:
+            error, refused = f"refused: {exc}"[:MAX_ERROR_CHARS], True
         except httpx.HTTPError as exc:
             error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_CHARS]
 
@@ -73,5 +78,5 @@ class WebhookActivities:
                 error=error,
             ))
         if error is not None:
-            raise ApplicationError(error, type="WebhookDeliveryFailed")
+            raise ApplicationError(error, type="WebhookDeliveryFailed", non_retryable=refused)
         return status_code

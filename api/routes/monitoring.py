@@ -14,6 +14,7 @@ from api.deps import (
     CurrentUser,
     Page,
     SessionDep,
+    SettingsDep,
     paginate,
     tenant_scope,
 )
@@ -30,6 +31,7 @@ from api.schemas.monitoring import (
     WebhookUpdate,
 )
 from models import Alert, Incident, Notification, Organization, Webhook, WebhookDelivery
+from services.webhooks import check_url
 
 router = APIRouter(tags=["monitoring"])
 
@@ -112,8 +114,10 @@ async def list_webhooks(org_id: uuid.UUID, principal: CurrentUser, session: Sess
 
 
 @router.post("/orgs/{org_id}/webhooks", response_model=WebhookOut, status_code=201)
-async def create_webhook(org_id: uuid.UUID, body: WebhookCreate, principal: CurrentUser, session: SessionDep):
+async def create_webhook(org_id: uuid.UUID, body: WebhookCreate, principal: CurrentUser, session: SessionDep,
+                         settings: SettingsDep):
     await _org(session, principal, org_id, MANAGE)
+    check_url(body.url, settings.webhook_allowed_networks)
     webhook = Webhook(org_id=org_id, url=body.url, secret=body.secret, enabled=body.enabled)
     session.add(webhook)
     await session.flush()
@@ -124,10 +128,12 @@ async def create_webhook(org_id: uuid.UUID, body: WebhookCreate, principal: Curr
 
 @router.patch("/orgs/{org_id}/webhooks/{webhook_id}", response_model=WebhookOut)
 async def update_webhook(org_id: uuid.UUID, webhook_id: uuid.UUID, body: WebhookUpdate, principal: CurrentUser,
-                         session: SessionDep):
+                         session: SessionDep, settings: SettingsDep):
     webhook = await _webhook(session, principal, org_id, webhook_id, MANAGE)
     before = WebhookOut.model_validate(webhook)
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
+    if "url" in changes:
+        check_url(changes["url"], settings.webhook_allowed_networks)
     for key, value in changes.items():
         setattr(webhook, key, value)
     await session.flush()

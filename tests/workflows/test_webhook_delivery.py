@@ -22,11 +22,16 @@ from workflows.webhook_delivery import WebhookDeliveryWorkflow
 SECRET = "receiver-shared-secret"
 
 
+# The receivers of these tests listen on loopback, which webhooks may reach only when allow-listed.
+LOCAL_RECEIVERS = {"webhook_allowed_networks": "127.0.0.1/32"}
+
+
 class Receiver:
     """A bare HTTP/1.1 endpoint on 127.0.0.1 that answers 500 to the first `failures` requests, then 200."""
 
-    def __init__(self, failures: int = 0):
+    def __init__(self, failures: int = 0, failure_body: bytes = b""):
         self.failures = failures
+        self.failure_body = failure_body
         self.requests: list[tuple[dict[str, str], bytes]] = []
 
     async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
@@ -34,8 +39,11 @@ class Receiver:
         headers = {k.lower(): v for k, v in (line.split(": ", 1) for line in head[1:] if line)}
         body = await reader.readexactly(int(headers.get("content-length", "0")))
         self.requests.append((headers, body))
-        status = b"500 Internal Server Error" if len(self.requests) <= self.failures else b"200 OK"
-        writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+        failing = len(self.requests) <= self.failures
+        status = b"500 Internal Server Error" if failing else b"200 OK"
+        body = self.failure_body if failing else b""
+        writer.write(b"HTTP/1.1 " + status + b"\r\nContent-Length: " + str(len(body)).encode()
+                     + b"\r\nConnection: close\r\n\r\n" + body)
         await writer.drain()
         writer.close()
 
@@ -65,7 +73,7 @@ async def test_failed_delivery_is_retried_and_every_attempt_is_signed_and_record
                     Webhook(org_id=elsewhere.id, url=bystander.url, secret=SECRET)])
         await db.commit()
         event = WebhookEvent("notification", str(notification.id), str(org.id), initial_retry_seconds=0.5)
-        async with running_stack(dev_env, db_url, app_factory) as stack:
+        async with running_stack(dev_env, db_url, app_factory, **LOCAL_RECEIVERS) as stack:
             handle = await stack.client.start_workflow(
                 WebhookDeliveryWorkflow.run, event, id=ids.webhook_delivery(event.event_type, event.event_id),
                 task_queue=stack.settings.temporal_task_queue)
@@ -93,7 +101,7 @@ async def test_failed_delivery_is_retried_and_every_attempt_is_signed_and_record
 
 
 async def test_a_recorded_scan_pushes_its_new_notification_to_the_org_webhook(dev_env, db_url, app_factory, db):
-    async with Receiver() as receiver, running_stack(dev_env, db_url, app_factory) as stack:
+    async with Receiver() as receiver, running_stack(dev_env, db_url, app_factory, **LOCAL_RECEIVERS) as stack:
         org, headers, token, policy = await setup_org(stack, db)
         created = await stack.api.post(f"/api/v1/orgs/{org.id}/webhooks", headers=headers,
                                        json={"url": receiver.url, "secret": SECRET})
@@ -118,3 +126,39 @@ async def test_a_recorded_scan_pushes_its_new_notification_to_the_org_webhook(de
     assert json.loads(body)["id"] == str(notification.id) and notification.kind == "compliance_score_critical"
     attempt = await db.scalar(select(WebhookDelivery).where(WebhookDelivery.event_id == notification.id))
     assert attempt.success and attempt.status_code == 200 and attempt.attempt == 1
+
+
+async def test_a_webhook_never_reaches_an_internal_target_and_never_keeps_a_response_body(dev_env, db_url,
+                                                                                        app_factory, db):
+    """Security review row 8: a webhook to loopback, and a receiver's body echoed to viewers."""
+    async with Receiver(failures=1, failure_body=b"root:x:0:0 internal secret") as receiver:
+        org = await make_org(db)
+        template = await make_template(db, org)
+        policy = await make_policy(db, org, template)
+        host = await make_host(db, org, hostname="db-02")
+        # Stored as an earlier release could have stored it: the API refuses such a URL now (see test_webhooks).
+        hook = Webhook(org_id=org.id, url=receiver.url, secret=SECRET)
+        db.add(hook)
+        await db.commit()
+        async with running_stack(dev_env, db_url, app_factory) as stack:
+            scored = await run_scan(stack.sessionmaker, policy, host.id, template, passed=2, failed=8)
+            notification = await db.scalar(select(Notification).where(Notification.scan_id == scored.scan_id))
+            event = WebhookEvent("notification", str(notification.id), str(org.id), initial_retry_seconds=0.1)
+            result = await stack.client.execute_workflow(
+                WebhookDeliveryWorkflow.run, event, id=ids.webhook_delivery(event.event_type, event.event_id),
+                task_queue=stack.settings.temporal_task_queue)
+        assert result == WebhookDeliveryResult(delivered=0, failed=1)
+        assert receiver.requests == []
+        (attempt,) = (await db.scalars(select(WebhookDelivery).where(WebhookDelivery.webhook_id == hook.id))).all()
+        assert attempt.error.startswith("refused: 127.0.0.1 resolves to 127.0.0.1") and not attempt.success
+
+        async with running_stack(dev_env, db_url, app_factory, **LOCAL_RECEIVERS) as stack:
+            event = WebhookEvent("notification", str(notification.id), str(org.id), initial_retry_seconds=0.1)
+            await stack.client.execute_workflow(
+                WebhookDeliveryWorkflow.run, event, id=f"again-{event.event_id}",
+                task_queue=stack.settings.temporal_task_queue)
+        failed = await db.scalar(select(WebhookDelivery).where(WebhookDelivery.webhook_id == hook.id,
+                                                               WebhookDelivery.status_code == 500))
+        assert failed.error == "HTTP 500"
+        assert all("secret" not in (a.error or "") for a in
+                   (await db.scalars(select(WebhookDelivery).where(WebhookDelivery.webhook_id == hook.id))).all())
