@@ -14,7 +14,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def openapi_document() -> dict:
+    # The document needs no database and no real secret; create_app only checks that both are set.
     os.environ.setdefault("DATABASE_URL", "postgresql://openapi@127.0.0.1:1/openapi")
+    os.environ.setdefault("JWT_SECRET", "openapi-document-only-not-a-signing-secret")
     if str(ROOT) not in sys.path:
         sys.path.insert(0, str(ROOT))
     from api.main import create_app
