@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { ApiError, describeDetail, unwrap, unwrapPage } from "./client";
 import { shouldRetry } from "./queryClient";
 
-const answer = (status: number, body: unknown, headers: Record<string, string> = {}) => ({
+const answer = <T,>(status: number, body: T, headers: Record<string, string> = {}) => ({
   data: status < 400 ? body : undefined,
   error: status >= 400 ? body : undefined,
   response: new Response(JSON.stringify(body), { status, headers }),
