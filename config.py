@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     verify_delay_seconds: int = 15 * 60
     approval_timeout_seconds: int = 7 * 24 * 3600
     webhook_timeout_seconds: float = 10.0
+    incomplete_error_share: float = Field(
+        0.2, ge=0, le=1, description="a scan whose errored checks exceed this share of its checks is incomplete")
     webhook_allowed_networks: str = Field(
         "", description="comma-separated addresses or CIDR blocks that webhooks may reach although internal")
 

@@ -99,7 +99,8 @@ class ScanActivities:
         """
         async with self.sessionmaker() as session, session.begin():
             batch = await record_batch(session, [uuid.UUID(i) for i in params.completed_scan_ids],
-                                       [uuid.UUID(i) for i in params.timed_out_scan_ids], datetime.now(UTC))
+                                       [uuid.UUID(i) for i in params.timed_out_scan_ids], datetime.now(UTC),
+                                       self.settings.incomplete_error_share)
             await self._start_deliveries(session, batch.events)
         return RecordOutcome(recorded=len(batch.scored), timed_out=batch.timed_out, remediations=batch.remediations)
 

@@ -61,3 +61,18 @@ def compute_score(counts: ScoreCounts) -> ScoreResult:
     if applicable <= 0:
         return ScoreResult(score=None, reason="no_applicable_checks")
     return ScoreResult(score=round_points(Decimal(counts.passed * 100) / applicable), reason=None)
+
+
+INCOMPLETE = "incomplete"
+DEFAULT_INCOMPLETE_ERROR_SHARE = 0.2
+
+
+def coverage(total: int, errors: int) -> float | None:
+    """The share of a scan's checks that the agent could evaluate, in percent (errors are the rest)."""
+    return None if total == 0 else round_points(Decimal((total - errors) * 100) / total)
+
+
+def is_incomplete(counts: ScoreCounts, max_error_share: float = DEFAULT_INCOMPLETE_ERROR_SHARE) -> bool:
+    """A scan whose errors exceed `max_error_share` of its checks measured too little to count as healthy,
+    whatever its score: two passing answers out of ninety-five checks are not a 100 % host."""
+    return counts.total > 0 and counts.errors > max_error_share * counts.total

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, Numeric, String, Text, Uuid, text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, Numeric, String, Text, Uuid, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -152,3 +152,4 @@ class HostPolicyStatus(Base):
     skipped: Mapped[int] = mapped_column(Integer, default=0)
     waived: Mapped[int] = mapped_column(Integer, default=0)
     last_completed_at: Mapped[datetime]
+    incomplete: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))

@@ -88,7 +88,8 @@ async def _judge(
     verdicts = []
     for scan in sorted(scored, key=lambda s: (s.completed_at, str(s.scan_id))):
         window, previous = baselines.get(scan.scan_id, ([], None))
-        regression = detect_regression(choose_baseline(window, previous), scan.score)
+        # An incomplete scan's score is not a measurement to compare with anything.
+        regression = None if scan.incomplete else detect_regression(choose_baseline(window, previous), scan.score)
         failed_critical = sorted(o.rule_id for o in scan.outcomes
                                  if o.status == "fail" and severities.get(o.check_id) == "critical")
         verdicts.append(ScanVerdict(
@@ -102,7 +103,7 @@ async def _baseline_scores(
     session: AsyncSession, scored: list[ScoredScan]
 ) -> dict[uuid.UUID, tuple[list[float], float | None]]:
     """Per scan: scores of the host+policy's completed scans in the 7 days before it, and the one just before it."""
-    with_score = [s for s in scored if s.score is not None]
+    with_score = [s for s in scored if s.score is not None and not s.incomplete]
     if not with_score:
         return {}
     rows = await session.execute(text("""
@@ -113,12 +114,13 @@ async def _baseline_scores(
             SELECT array_agg(s.score) AS scores FROM compliance_scans s
             WHERE s.host_id = n.host_id AND s.policy_id = n.policy_id AND s.status = 'completed'
               AND s.completed_at >= n.at - interval '7 days' AND s.completed_at < n.at
-              AND s.id <> n.scan_id AND s.score IS NOT NULL
+              AND s.id <> n.scan_id AND s.score IS NOT NULL AND s.score_reason IS DISTINCT FROM 'incomplete'
         ) w ON true
         LEFT JOIN LATERAL (
             SELECT s.score FROM compliance_scans s
             WHERE s.host_id = n.host_id AND s.policy_id = n.policy_id AND s.status = 'completed'
               AND s.completed_at < n.at AND s.id <> n.scan_id AND s.score IS NOT NULL
+              AND s.score_reason IS DISTINCT FROM 'incomplete'
             ORDER BY s.completed_at DESC LIMIT 1
         ) p ON true
     """), {"ids": [s.scan_id for s in with_score], "hosts": [s.host_id for s in with_score],
@@ -221,8 +223,9 @@ async def _incidents(session: AsyncSession, verdicts: list[ScanVerdict]) -> None
               AND NOT {_SCAN_IN_TIMELINE}
         """), columns)
 
-    # A scan without a score (nothing applicable, every check errored) proves nothing and resolves nothing.
-    clean = [v for v in verdicts if not v.reasons and v.scan.score is not None]
+    # A scan without a score (nothing applicable, every check errored) or an incomplete one proves nothing and
+    # resolves nothing.
+    clean = [v for v in verdicts if not v.reasons and v.scan.score is not None and not v.scan.incomplete]
     if clean:
         await session.execute(text(f"""
             UPDATE incidents i SET status = 'resolved', resolved_at = n.at, resolved_by_scan_id = n.scan_id,

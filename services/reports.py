@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import Select, String, cast, distinct, func, select, text, true
+from sqlalchemy import Numeric, Select, String, case, cast, distinct, func, select, text, true
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.scoring import round_points
@@ -44,6 +44,11 @@ class DashboardTotals:
     total_scans: int
     average_score: float | None
     hosts_scanned: int
+    incomplete_hosts: int
+
+
+# An incomplete scan's score is shown beside its coverage but never counted as a host's health.
+complete_score = case((hps.incomplete.is_(False), hps.score))
 
 
 async def dashboard_totals(session: AsyncSession, orgs: Orgs) -> DashboardTotals:
@@ -52,16 +57,18 @@ async def dashboard_totals(session: AsyncSession, orgs: Orgs) -> DashboardTotals
         within(CompliancePolicy.org_id, orgs)).scalar_subquery()
     total_scans = select(func.count()).select_from(ComplianceScan).where(
         within(ComplianceScan.org_id, orgs), ComplianceScan.status == "completed").scalar_subquery()
-    policies, scans, average, hosts = (await session.execute(
-        select(total_policies, total_scans, func.avg(hps.score), func.count(distinct(hps.host_id)))
+    policies, scans, average, hosts, incomplete = (await session.execute(
+        select(total_policies, total_scans, func.avg(complete_score), func.count(distinct(hps.host_id)),
+               func.count(distinct(hps.host_id)).filter(hps.incomplete))
         .select_from(hps).where(within(hps.org_id, orgs))
     )).one()
-    return DashboardTotals(policies, scans, points(average), hosts)
+    return DashboardTotals(policies, scans, points(average), hosts, incomplete)
 
 
 async def worst_hosts(session: AsyncSession, orgs: Orgs, limit: int) -> list[dict]:
     rows = await session.execute(
-        select(hps.host_id, Host.hostname, hps.policy_id, hps.score, hps.last_completed_at.label("last_scan_at"))
+        select(hps.host_id, Host.hostname, hps.policy_id, hps.score, hps.incomplete,
+               hps.last_completed_at.label("last_scan_at"))
         .join(Host, Host.id == hps.host_id).where(within(hps.org_id, orgs), hps.score.is_not(None))
         .order_by(hps.score, Host.hostname, hps.policy_id).limit(limit)
     )
@@ -71,7 +78,7 @@ async def worst_hosts(session: AsyncSession, orgs: Orgs, limit: int) -> list[dic
 async def framework_scores(session: AsyncSession, orgs: Orgs) -> list[dict]:
     """The framework of a host's score is its latest scan's template's."""
     rows = await session.execute(
-        select(ComplianceTemplate.framework, func.avg(hps.score), func.count(distinct(hps.host_id)))
+        select(ComplianceTemplate.framework, func.avg(complete_score), func.count(distinct(hps.host_id)))
         .join(ComplianceTemplate, ComplianceTemplate.id == hps.template_id)
         .where(within(hps.org_id, orgs)).group_by(ComplianceTemplate.framework).order_by(ComplianceTemplate.framework)
     )
@@ -144,13 +151,15 @@ async def daily_scores(session: AsyncSession, orgs: Orgs, start: date, end: date
 
 
 async def report_summary(session: AsyncSession, orgs: Orgs) -> dict:
-    above = func.count(distinct(hps.host_id)).filter(hps.score >= 80)
+    above = func.count(distinct(hps.host_id)).filter(complete_score >= 80)
     below = func.count(distinct(hps.host_id)).filter(hps.score < 50)
-    hosts, average, above_80, below_50 = (await session.execute(
-        select(func.count(distinct(hps.host_id)), func.avg(hps.score), above, below).where(within(hps.org_id, orgs))
+    incomplete = func.count(distinct(hps.host_id)).filter(hps.incomplete)
+    hosts, average, above_80, below_50, incomplete_hosts = (await session.execute(
+        select(func.count(distinct(hps.host_id)), func.avg(complete_score), above, below, incomplete)
+        .where(within(hps.org_id, orgs))
     )).one()
     return {"total_hosts": hosts, "avg_score": points(average), "hosts_above_80": above_80,
-            "hosts_below_50": below_50}
+            "hosts_below_50": below_50, "incomplete_hosts": incomplete_hosts}
 
 
 def report_hosts(orgs: Orgs, search: str | None) -> Select:
@@ -159,7 +168,10 @@ def report_hosts(orgs: Orgs, search: str | None) -> Select:
         select(hps.host_id, Host.hostname, Host.ip_address, hps.policy_id, CompliancePolicy.name.label("policy_name"),
                ComplianceTemplate.framework, ComplianceTemplate.name.label("template_name"),
                ComplianceTemplate.version.label("template_version"), hps.scan_id, hps.score, hps.total, hps.passed,
-               hps.failed, hps.errors, hps.skipped, hps.waived, hps.last_completed_at.label("last_scan_at"))
+               hps.failed, hps.errors, hps.skipped, hps.waived, hps.incomplete,
+               case((hps.total > 0, func.round(cast((hps.total - hps.errors) * 100, Numeric) / hps.total, 2)))
+               .label("coverage"),
+               hps.last_completed_at.label("last_scan_at"))
         .join(Host, Host.id == hps.host_id)
         .join(CompliancePolicy, CompliancePolicy.id == hps.policy_id)
         .join(ComplianceTemplate, ComplianceTemplate.id == hps.template_id)

@@ -11,7 +11,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.exceptions import CheckOutcome, ExceptionScope, apply_waivers
-from domain.scoring import compute_score, count_statuses
+from domain.scoring import (
+    DEFAULT_INCOMPLETE_ERROR_SHARE,
+    INCOMPLETE,
+    compute_score,
+    count_statuses,
+    is_incomplete,
+)
 from services import history_copy
 
 NO_RESULT = "no result returned by the agent"
@@ -44,6 +50,7 @@ class ScoredScan:
     score: float | None
     score_reason: str | None
     counts: dict[str, int]
+    incomplete: bool = False
     outcomes: list[CheckOutcome] = field(repr=False, default_factory=list)
 
 
@@ -105,9 +112,11 @@ def outcomes_for(checks: list[CheckInfo], result: dict | None) -> list[CheckOutc
 
 
 async def record_completed_scans(
-    session: AsyncSession, scan_ids: list[uuid.UUID], now: datetime
+    session: AsyncSession, scan_ids: list[uuid.UUID], now: datetime,
+    max_error_share: float = DEFAULT_INCOMPLETE_ERROR_SHARE,
 ) -> tuple[list[ScoredScan], dict[uuid.UUID, list[CheckInfo]]]:
-    """Score and store every running scan whose agent job has completed; already-recorded scans are skipped."""
+    """Score and store every running scan whose agent job has completed; already-recorded scans are skipped.
+    A scan with too many errors keeps its score but is marked incomplete (score_reason)."""
     rows = await _running_scans(session, scan_ids)
     if not rows:
         return [], {}
@@ -121,10 +130,12 @@ async def record_completed_scans(
                                  groups.get(row.host_id, frozenset()), exceptions.get(row.org_id, []), now)
         counts = count_statuses(o.status for o in outcomes)
         score = compute_score(counts)
+        incomplete = is_incomplete(counts, max_error_share)
         scored.append(ScoredScan(
             scan_id=row.id, org_id=row.org_id, host_id=row.host_id, policy_id=row.policy_id,
             template_id=row.template_id, scan_type=row.scan_type, remediation_id=row.remediation_id,
-            completed_at=row.completed_at, score=score.score, score_reason=score.reason,
+            completed_at=row.completed_at, score=score.score,
+            score_reason=INCOMPLETE if incomplete and score.reason is None else score.reason, incomplete=incomplete,
             counts={"total": counts.total, "passed": counts.passed, "failed": counts.failed, "errors": counts.errors,
                     "skipped": counts.skipped, "waived": counts.waived},
             outcomes=outcomes,
@@ -262,11 +273,12 @@ _STATE_DELTA = """
 
 async def _store_scores(session: AsyncSession, scored: list[ScoredScan]) -> None:
     scans = {k: [] for k in ("id", "host", "policy", "org", "template", "score", "reason", "at",
-                             "total", "passed", "failed", "errors", "skipped", "waived")}
+                             "total", "passed", "failed", "errors", "skipped", "waived", "incomplete")}
     for scan in scored:
         for key, value in (("id", scan.scan_id), ("host", scan.host_id), ("policy", scan.policy_id),
                            ("org", scan.org_id), ("template", scan.template_id), ("score", scan.score),
-                           ("reason", scan.score_reason), ("at", scan.completed_at)):
+                           ("reason", scan.score_reason), ("at", scan.completed_at),
+                           ("incomplete", scan.incomplete)):
             scans[key].append(value)
         for key in ("total", "passed", "failed", "errors", "skipped", "waived"):
             scans[key].append(scan.counts[key])
@@ -284,17 +296,17 @@ async def _store_scores(session: AsyncSession, scored: list[ScoredScan]) -> None
 
     await session.execute(text("""
         INSERT INTO host_policy_status (host_id, policy_id, org_id, scan_id, template_id, score, total, passed,
-                                        failed, errors, skipped, waived, last_completed_at)
+                                        failed, errors, skipped, waived, last_completed_at, incomplete)
         SELECT * FROM unnest(CAST(:host AS uuid[]), CAST(:policy AS uuid[]), CAST(:org AS uuid[]),
                              CAST(:id AS uuid[]), CAST(:template AS uuid[]), CAST(:score AS numeric[]),
                              CAST(:total AS int[]), CAST(:passed AS int[]), CAST(:failed AS int[]),
                              CAST(:errors AS int[]), CAST(:skipped AS int[]), CAST(:waived AS int[]),
-                             CAST(:at AS timestamptz[]))
+                             CAST(:at AS timestamptz[]), CAST(:incomplete AS boolean[]))
         ON CONFLICT (host_id, policy_id) DO UPDATE SET
             org_id = EXCLUDED.org_id, scan_id = EXCLUDED.scan_id, template_id = EXCLUDED.template_id,
             score = EXCLUDED.score, total = EXCLUDED.total, passed = EXCLUDED.passed, failed = EXCLUDED.failed,
             errors = EXCLUDED.errors, skipped = EXCLUDED.skipped, waived = EXCLUDED.waived,
-            last_completed_at = EXCLUDED.last_completed_at
+            last_completed_at = EXCLUDED.last_completed_at, incomplete = EXCLUDED.incomplete
         WHERE host_policy_status.last_completed_at <= EXCLUDED.last_completed_at
     """), scans)
 

@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.batching import effective_batch_size
+from domain.scoring import DEFAULT_INCOMPLETE_ERROR_SHARE
 from domain.templates import TemplateVersion, resolve_template
 from models import CompliancePolicy, ComplianceScan, ComplianceTemplate, PolicyHostOverride
 from orchestration import ids
@@ -190,10 +191,10 @@ class RecordedBatch:
 
 
 async def record_batch(session: AsyncSession, completed: list[uuid.UUID], timed_out: list[uuid.UUID],
-                       now: datetime) -> RecordedBatch:
+                       now: datetime, max_error_share: float = DEFAULT_INCOMPLETE_ERROR_SHARE) -> RecordedBatch:
     """Score and store a micro-batch, end the scans whose agent never answered, raise the notifications, alerts
     and incidents, and plan the remediations, in the caller's transaction."""
-    scored, checks = await record_completed_scans(session, completed, now)
+    scored, checks = await record_completed_scans(session, completed, now, max_error_share)
     ended = await mark_timed_out(session, timed_out)
     if not scored:
         return RecordedBatch(scored, ended, [], [])

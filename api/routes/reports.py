@@ -45,7 +45,7 @@ async def dashboard(principal: CurrentUser, session: SessionDep, org_id: uuid.UU
     totals = await reports.dashboard_totals(session, orgs)
     return DashboardOut(
         total_policies=totals.total_policies, total_scans=totals.total_scans, average_score=totals.average_score,
-        hosts_scanned=totals.hosts_scanned,
+        hosts_scanned=totals.hosts_scanned, incomplete_hosts=totals.incomplete_hosts,
         frameworks=[FrameworkScore(**row) for row in await reports.framework_scores(session, orgs)],
         worst_hosts=[HostScore(**row) for row in await reports.worst_hosts(session, orgs, WORST_HOSTS)],
         top_failing_checks=[FailingCheck(**row) for row in

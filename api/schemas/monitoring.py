@@ -114,6 +114,7 @@ class HostScore(ResponseModel):
     hostname: str
     policy_id: uuid.UUID
     score: float | None
+    incomplete: bool = Field(False, description="the latest scan errored on too many checks to count as healthy")
     last_scan_at: datetime
 
 
@@ -128,8 +129,9 @@ class FailingCheck(ResponseModel):
 class DashboardOut(ResponseModel):
     total_policies: int
     total_scans: int
-    average_score: float | None
+    average_score: float | None = Field(description="over hosts whose latest scan is complete")
     hosts_scanned: int
+    incomplete_hosts: int = Field(0, description="hosts whose latest scan errored on too many checks")
     frameworks: list[FrameworkScore]
     worst_hosts: list[HostScore]
     top_failing_checks: list[FailingCheck]
@@ -160,9 +162,10 @@ class TrendsOut(ResponseModel):
 
 class ReportSummary(ResponseModel):
     total_hosts: int
-    avg_score: float | None
-    hosts_above_80: int = Field(description="hosts whose latest score is 80 or more")
+    avg_score: float | None = Field(description="over hosts whose latest scan is complete")
+    hosts_above_80: int = Field(description="hosts whose latest complete scan scores 80 or more")
     hosts_below_50: int = Field(description="hosts whose latest score is under 50")
+    incomplete_hosts: int = Field(0, description="hosts whose latest scan errored on too many checks")
 
 
 class ReportHost(ResponseModel):
@@ -182,6 +185,8 @@ class ReportHost(ResponseModel):
     errors: int
     skipped: int
     waived: int
+    incomplete: bool = False
+    coverage: float | None = None
     last_scan_at: datetime
 
 

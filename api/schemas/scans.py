@@ -6,7 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
+from pydantic import computed_field
+
 from api.schemas.common import RequestModel, ResponseModel
+from domain.scoring import INCOMPLETE, coverage
 
 ScanType = Literal["scheduled", "on_demand", "verify"]
 ScanStatus = Literal["queued", "running", "completed", "error"]
@@ -50,6 +53,16 @@ class ScanOut(ResponseModel):
     started_at: datetime | None
     completed_at: datetime | None
     workflow_id: str | None
+
+    @computed_field(description="share of the scan's checks the agent could evaluate, in percent")
+    @property
+    def coverage(self) -> float | None:
+        return coverage(self.total, self.errors) if self.status == "completed" else None
+
+    @computed_field(description="too many checks errored for the score to count as a measurement of the host")
+    @property
+    def incomplete(self) -> bool:
+        return self.score_reason == INCOMPLETE
 
 
 class ScanDetailOut(ScanOut):

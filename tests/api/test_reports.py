@@ -107,7 +107,8 @@ async def test_report_pages_hosts_and_lists_failing_checks(client, db, sessionma
     response = await client.get("/api/v1/compliance/report", headers=headers)
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["summary"] == {"total_hosts": 3, "avg_score": 70.0, "hosts_above_80": 2, "hosts_below_50": 1}
+    assert body["summary"] == {"total_hosts": 3, "avg_score": 70.0, "hosts_above_80": 2, "hosts_below_50": 1,
+                               "incomplete_hosts": 0}
     assert body["by_framework"] == [{"framework": "CIS", "average_score": 60.0, "hosts": 2},
                                     {"framework": "STIG", "average_score": 90.0, "hosts": 1}]
     assert response.headers["X-Total-Count"] == "3" and body["failing_checks"] is None

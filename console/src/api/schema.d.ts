@@ -1683,12 +1683,21 @@ export interface components {
         };
         /** DashboardOut */
         DashboardOut: {
-            /** Average Score */
+            /**
+             * Average Score
+             * @description over hosts whose latest scan is complete
+             */
             average_score: number | null;
             /** Frameworks */
             frameworks: components["schemas"]["FrameworkScore"][];
             /** Hosts Scanned */
             hosts_scanned: number;
+            /**
+             * Incomplete Hosts
+             * @description hosts whose latest scan errored on too many checks
+             * @default 0
+             */
+            incomplete_hosts: number;
             /** Top Failing Checks */
             top_failing_checks: components["schemas"]["FailingCheck"][];
             /** Total Policies */
@@ -2009,6 +2018,12 @@ export interface components {
             host_id: string;
             /** Hostname */
             hostname: string;
+            /**
+             * Incomplete
+             * @description the latest scan errored on too many checks to count as healthy
+             * @default false
+             */
+            incomplete: boolean;
             /**
              * Last Scan At
              * Format: date-time
@@ -2497,6 +2512,8 @@ export interface components {
         };
         /** ReportHost */
         ReportHost: {
+            /** Coverage */
+            coverage?: number | null;
             /** Errors */
             errors: number;
             /** Failed */
@@ -2510,6 +2527,11 @@ export interface components {
             host_id: string;
             /** Hostname */
             hostname: string;
+            /**
+             * Incomplete
+             * @default false
+             */
+            incomplete: boolean;
             /** Ip Address */
             ip_address: string | null;
             /**
@@ -2556,11 +2578,14 @@ export interface components {
         };
         /** ReportSummary */
         ReportSummary: {
-            /** Avg Score */
+            /**
+             * Avg Score
+             * @description over hosts whose latest scan is complete
+             */
             avg_score: number | null;
             /**
              * Hosts Above 80
-             * @description hosts whose latest score is 80 or more
+             * @description hosts whose latest complete scan scores 80 or more
              */
             hosts_above_80: number;
             /**
@@ -2568,6 +2593,12 @@ export interface components {
              * @description hosts whose latest score is under 50
              */
             hosts_below_50: number;
+            /**
+             * Incomplete Hosts
+             * @description hosts whose latest scan errored on too many checks
+             * @default 0
+             */
+            incomplete_hosts: number;
             /** Total Hosts */
             total_hosts: number;
         };
@@ -2589,6 +2620,11 @@ export interface components {
             /** Completed At */
             completed_at: string | null;
             /**
+             * Coverage
+             * @description share of the scan's checks the agent could evaluate, in percent
+             */
+            readonly coverage: number | null;
+            /**
              * Created At
              * Format: date-time
              */
@@ -2609,6 +2645,11 @@ export interface components {
              * Format: uuid
              */
             id: string;
+            /**
+             * Incomplete
+             * @description too many checks errored for the score to count as a measurement of the host
+             */
+            readonly incomplete: boolean;
             /**
              * Org Id
              * Format: uuid
@@ -2663,6 +2704,11 @@ export interface components {
             /** Completed At */
             completed_at: string | null;
             /**
+             * Coverage
+             * @description share of the scan's checks the agent could evaluate, in percent
+             */
+            readonly coverage: number | null;
+            /**
              * Created At
              * Format: date-time
              */
@@ -2683,6 +2729,11 @@ export interface components {
              * Format: uuid
              */
             id: string;
+            /**
+             * Incomplete
+             * @description too many checks errored for the score to count as a measurement of the host
+             */
+            readonly incomplete: boolean;
             /**
              * Org Id
              * Format: uuid
