@@ -203,6 +203,7 @@ def test_exception_approved_by_a_second_user_changes_the_score(page: Page, brows
     row = page.get_by_role("table", name="Exceptions").get_by_role("row").filter(has_text=reason)
     expect(row).to_contain_text("active")
     expect(row).to_contain_text(console_stack.approver.username)
+    screenshot(page, "exceptions")
 
 
 def test_reports_chart_and_csv_download(page: Page, console_stack: ConsoleStack):
@@ -261,3 +262,86 @@ def test_a_failing_list_shows_retry_and_recovers(page: Page, console_stack: Cons
     warning.get_by_role("button", name="Retry").click()
     expect(page.get_by_role("table", name="Scans").get_by_role("row").nth(1)).to_be_visible()
     expect(warning).to_have_count(0)
+
+
+def test_host_compliance_searches_and_pages_on_the_server(page: Page, console_stack: ConsoleStack):
+    sign_in(page, console_stack.operator)
+    open_tab(page, "Host Compliance")
+    hosts = page.get_by_role("table", name="Host compliance")
+    with page.expect_request(re.compile(r"/compliance/report\?.*search=web-00004")):
+        page.get_by_label("Search by hostname").fill("web-00004")
+    expect(hosts.get_by_role("row")).to_have_count(2)
+    expect(hosts).to_contain_text("web-00004")
+    page.get_by_label("Search by hostname").fill("")
+    expect(hosts.get_by_role("row")).to_have_count(len(console_stack.host_ids) + 1)
+    with page.expect_request(re.compile(r"/compliance/report\?.*page_size=10")):
+        page.get_by_role("textbox", name="Rows per page").click()
+        page.get_by_role("option", name="10", exact=True).click()
+    expect(page.get_by_text(f"{len(console_stack.host_ids)} hosts", exact=True)).to_be_visible()
+
+
+def test_export_a_template_then_import_it(page: Page, console_stack: ConsoleStack):
+    sign_in(page, console_stack.operator)
+    open_tab(page, "Templates")
+    with page.expect_download() as exported:
+        page.get_by_role("button", name="Export DISA STIG - Canonical Ubuntu 22.04 LTS v1").click()
+    document = exported.value.path()
+    page.get_by_role("button", name="Import template").click()
+    dialog = page.get_by_role("dialog", name="Import template")
+    dialog.get_by_label("Portability document file").set_input_files(document)
+    expect(dialog.get_by_label("Portability document (JSON)")).not_to_have_value("")
+    dialog.get_by_role("button", name="Import", exact=True).click()
+    toast(page, re.compile(r'Imported "DISA STIG - Canonical Ubuntu 22.04 LTS.*" as a draft'))
+    own = page.get_by_role("table", name="Organization templates")
+    imported = own.get_by_role("row").filter(has_text="DISA STIG - Canonical Ubuntu 22.04 LTS").first
+    expect(imported).to_contain_text("draft")
+
+
+def test_exception_reject_then_edit_and_revoke_an_active_one(page: Page, browser, console_stack: ConsoleStack):
+    page.on("dialog", lambda dialog: dialog.accept())
+    marker = uuid.uuid4().hex[:6]
+    sign_in(page, console_stack.operator)
+    open_tab(page, "Exceptions")
+    for attempt in ("first", "second"):
+        page.get_by_role("button", name="Create exception").click()
+        form = page.get_by_role("dialog", name="Create exception")
+        form.get_by_label("Rule id").fill("1.1.1.1")
+        host = form.get_by_role("textbox", name="Host")
+        host.click()
+        host.press_sequentially("web-00002", delay=40)
+        page.get_by_role("option", name=re.compile(r"^web-00002 \(")).click()
+        form.get_by_label("Reason").fill(f"{attempt} request {marker}")
+        form.get_by_role("button", name="Request exception").click()
+        toast(page, "Exception for 1.1.1.1 created")
+    table = page.get_by_role("table", name="Exceptions")
+    expect(table.get_by_role("row").filter(has_text=f"first request {marker}")).to_contain_text("Host web-00002")
+
+    approver = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=console_stack.url).new_page()
+    sign_in(approver, console_stack.approver)
+    open_tab(approver, "Exceptions")
+    rows = approver.get_by_role("table", name="Exceptions").get_by_role("row")
+    rows.filter(has_text=f"first request {marker}").get_by_role("button", name="Reject exception for 1.1.1.1").click()
+    dialog = approver.get_by_role("dialog", name="Reject exception for 1.1.1.1")
+    dialog.get_by_label("Reason (optional)").fill("Fix it instead")
+    dialog.get_by_role("button", name="Reject").click()
+    toast(approver, "Exception for 1.1.1.1 rejected")
+    rows.filter(has_text=f"second request {marker}").get_by_role("button", name="Approve exception for 1.1.1.1").click()
+    toast(approver, "Exception for 1.1.1.1 approved")
+    approver.context.close()
+
+    page.reload()
+    open_tab(page, "Exceptions")
+    expect(table.get_by_role("row").filter(has_text=f"first request {marker}")).to_contain_text("rejected")
+    active = table.get_by_role("row").filter(has_text=f"second request {marker}")
+    expect(active).to_contain_text("active")
+    active.get_by_role("button", name="Edit exception for 1.1.1.1").click()
+    edit = page.get_by_role("dialog", name="Edit exception")
+    edit.get_by_label("Reason").fill(f"second request {marker}, until the kernel upgrade")
+    edit.get_by_label("Expires at").fill("2031-06-30T12:00")
+    edit.get_by_role("button", name="Save exception").click()
+    toast(page, "Exception for 1.1.1.1 updated")
+    expect(active).to_contain_text("until the kernel upgrade")
+    expect(active).to_contain_text("2031")
+    active.get_by_role("button", name="Revoke exception for 1.1.1.1").click()
+    toast(page, "Exception for 1.1.1.1 revoked")
+    expect(active).to_contain_text("revoked")

@@ -1,5 +1,5 @@
 // Searchable host and host-group pickers that ask the server as the user types.
-import { useState } from "react";
+import { useEffect, useState } from "react";
 import { Select } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { useQuery } from "@tanstack/react-query";
@@ -17,6 +17,9 @@ interface PickerProps {
 export function HostSelect({ orgId, label, value, onChange, required, error }: PickerProps) {
   const [search, setSearch] = useState("");
   const [debounced] = useDebouncedValue(search, 250);
+  useEffect(() => {
+    if (value === null) setSearch("");
+  }, [value]);
   const hosts = useQuery({
     queryKey: ["hosts", "search", orgId, debounced],
     queryFn: () =>

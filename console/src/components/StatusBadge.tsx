@@ -3,7 +3,7 @@ import { humanize, statusColor } from "./format";
 
 export function StatusBadge({ status }: { status: string }) {
   return (
-    <Badge color={statusColor(status)} variant="filled">
+    <Badge color={statusColor(status)} variant="filled" style={{ flexShrink: 0, overflow: "visible" }}>
       {humanize(status)}
     </Badge>
   );

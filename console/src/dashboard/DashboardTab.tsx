@@ -1,4 +1,4 @@
-import { Card, Center, Group, Loader, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
+import { Card, Center, Loader, SimpleGrid, Stack, Table, Text, Title } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
 import { api, unwrap } from "../api/client";
 import { useOrgId } from "../auth/session";
@@ -104,14 +104,10 @@ export function DashboardTab() {
               {d.top_failing_checks.map((c) => (
                 <Table.Tr key={c.check_id}>
                   <Table.Td>
-                    <Group gap={4} wrap="nowrap">
-                      <Text size="xs" ff="monospace">
-                        {c.rule_id}
-                      </Text>
-                      <Text size="sm" lineClamp={1}>
-                        {c.title}
-                      </Text>
-                    </Group>
+                    <Text size="xs" ff="monospace">
+                      {c.rule_id}
+                    </Text>
+                    <Text size="sm">{c.title}</Text>
                   </Table.Td>
                   <Table.Td>
                     <StatusBadge status={c.severity} />

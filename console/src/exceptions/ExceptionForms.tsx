@@ -49,6 +49,8 @@ export function CreateExceptionModal({ opened, onClose }: { opened: boolean; onC
     invalidate: [["exceptions"], ["approvals"]],
     onSuccess: () => {
       setRuleId("");
+      setHostId(null);
+      setGroupId(null);
       setReason("");
       setExpires("");
       onClose();
