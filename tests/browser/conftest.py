@@ -211,7 +211,7 @@ def populate(url: str, temporal_ui: str, processes: Processes, env: dict[str, st
     assert api.patch(f"/compliance/policies/{policy['id']}", json={"approval_mode": "manual"}).status_code == 200
 
     for org_id, prefix, count in ((org["id"], "web", FLEET_HOSTS), (second_org["id"], "branch", 2)):
-        enrollment = api.post(f"/orgs/{org_id}/enrollment-tokens", json={}).json()["token"]
+        enrollment = api.post(f"/orgs/{org_id}/enrollment-tokens", json={"max_uses": count}).json()["token"]
         processes.spawn(f"fleet-{prefix}", [sys.executable, "-m", "agent.fleet", "--hosts", str(count), "--api", url,
                                             "--enrollment-token", enrollment, "--prefix", prefix,
                                             "--fail-rate", "0.3"], env)
