@@ -37,7 +37,7 @@ class Settings(BaseSettings):
 
     host_online_window_seconds: int = 300
     agent_result_timeout_seconds: int = 3600
-    enrollment_token_ttl_hours: int = 24
+    enrollment_token_ttl_hours: int = Field(24, ge=1, le=30 * 24)
     max_request_bytes: int = 8 * 1024 * 1024
     scan_cycle_minutes: int = 30
     schedule_seen_within_hours: int = 24

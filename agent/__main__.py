@@ -15,11 +15,14 @@ import signal
 import socket
 from pathlib import Path
 
+import httpx
+
 from agent.api_client import AgentApi, Backoff, with_retries
 from agent.host import LocalHost, detect_os_type
 from agent.pinning import ALLOW_CUSTOM_COMMANDS_ENV, custom_commands_allowed
 from agent.runner import run_job
 
+APPROVAL_POLL_SECONDS = 30
 log = logging.getLogger("agent")
 HEARTBEAT_SECONDS = 60
 POLL_WAIT = 25
@@ -58,6 +61,20 @@ async def ensure_enrolled(api: AgentApi, state_dir: Path, token: str | None, tok
     return state
 
 
+async def await_approval(api: AgentApi, every: float = APPROVAL_POLL_SECONDS) -> None:
+    """An agent that enrolled under a hostname that already had one may not act until an organization
+    administrator approves it; until then the API answers 401 and the agent only asks again."""
+    while True:
+        try:
+            await api.heartbeat()
+            return
+        except httpx.HTTPStatusError as err:
+            if err.response.status_code != 401:
+                raise
+        log.warning("this host already has an agent: waiting for an organization administrator to approve this one")
+        await asyncio.sleep(every)
+
+
 async def heartbeat_loop(api: AgentApi) -> None:
     while True:
         try:
@@ -92,7 +109,9 @@ async def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     api = AgentApi(args.api)
-    await ensure_enrolled(api, args.state_dir, args.enrollment_token, args.enrollment_token_file)
+    state = await ensure_enrolled(api, args.state_dir, args.enrollment_token, args.enrollment_token_file)
+    if state.get("status") == "pending_approval":
+        await await_approval(api)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

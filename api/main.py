@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 
+from api.console import install_console
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.headers import SecurityHeaders
@@ -18,6 +19,7 @@ from api.routes import (
     auth,
     automation_workflows,
     changes,
+    enrollment,
     exceptions,
     health,
     hosts,
@@ -38,9 +40,9 @@ from orchestration.gateway import TemporalGateway
 
 API_PREFIX = "/api/v1"
 RESOURCE_ROUTERS = [
-    auth.router, users.router, orgs.router, hosts.router, audit_log.router, templates.router, policies.router,
-    scans.router, agents.router, exceptions.router, scripts.router, automation_workflows.router, changes.router,
-    remediations.router, monitoring.router, reports.router,
+    auth.router, users.router, orgs.router, enrollment.router, hosts.router, audit_log.router, templates.router,
+    policies.router, scans.router, agents.router, exceptions.router, scripts.router, automation_workflows.router,
+    changes.router, remediations.router, monitoring.router, reports.router,
 ]
 
 

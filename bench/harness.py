@@ -143,7 +143,7 @@ async def seed_bench_org(sessionmaker, batch_size: int) -> str:
             ComplianceTemplate.content_key == "cis-linux-l1"))
         session.add(CompliancePolicy(org_id=org.id, os_type="linux", template_id=template_id,
                                      batch_size=min(batch_size, 10000)))
-        session.add(EnrollmentToken(org_id=org.id, token_hash=secret_digest(secret),
+        session.add(EnrollmentToken(org_id=org.id, token_hash=secret_digest(secret), max_uses=100_000,
                                     expires_at=datetime.now(UTC) + timedelta(hours=1)))
     return secret
 

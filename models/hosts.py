@@ -61,6 +61,8 @@ class Agent(UUIDPk, Timestamps, Base):
     version: Mapped[str | None] = mapped_column(String(50))
     last_seen: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
+    # None while the agent waits for an administrator: it enrolled under a hostname that already had an agent.
+    approved_at: Mapped[datetime | None]
 
 
 class AgentJob(UUIDPk, Timestamps, Base):

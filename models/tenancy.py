@@ -56,12 +56,16 @@ class ApiToken(UUIDPk, Timestamps, Base):
 
 
 class EnrollmentToken(UUIDPk, Timestamps, Base):
-    """A secret an operator hands to agents so they can join an organization."""
+    """A secret an operator hands to agents so they can join an organization: single use unless its creator
+    allows more, and never valid for longer than 30 days."""
 
     __tablename__ = "enrollment_tokens"
+    __table_args__ = (CheckConstraint("uses <= max_uses", name="uses"),)
 
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
     token_hash: Mapped[str] = mapped_column(String(128), unique=True)
     expires_at: Mapped[datetime]
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     revoked_at: Mapped[datetime | None]
+    max_uses: Mapped[int] = mapped_column(Integer, default=1, server_default=text("1"))
+    uses: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))

@@ -8,14 +8,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
-from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 from sqlalchemy import select, text, update
 
 from api.audit import audit
 from api.deps import short_transaction
-from api.errors import Conflict, NotFound, Unauthorized, Unprocessable
+from api.errors import NotFound, Unauthorized, Unprocessable
 from api.job_payloads import expand_payload
 from api.schemas.agents import (
     ComplianceResultIn,
@@ -28,7 +28,8 @@ from api.schemas.agents import (
     ResultAck,
 )
 from api.security import new_secret, secret_digest
-from models import Agent, AgentJob, EnrollmentToken, Host
+from models import Agent, AgentJob, Host
+from services import enrollment
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/agent", tags=["agents"])
@@ -49,44 +50,40 @@ async def current_agent(
         raise Unauthorized("agent token required")
     async with short_transaction(request) as session:
         row = (await session.execute(
-            select(Agent.id, Agent.host_id, Host.org_id).join(Host, Host.id == Agent.host_id)
+            select(Agent.id, Agent.host_id, Host.org_id, Agent.approved_at).join(Host, Host.id == Agent.host_id)
             .where(Agent.token_hash == secret_digest(credentials.credentials), Agent.revoked_at.is_(None))
         )).first()
     if row is None:
         raise Unauthorized("invalid agent token")
-    return AgentIdentity(*row)
+    if row.approved_at is None:
+        raise Unauthorized("this agent waits for an organization administrator to approve it")
+    return AgentIdentity(row.id, row.host_id, row.org_id)
 
 
 AgentDep = Annotated[AgentIdentity, Depends(current_agent)]
 
 
-@router.post("/enroll", response_model=EnrollResponse, status_code=201)
-async def enroll(body: EnrollRequest, request: Request) -> EnrollResponse:
+@router.post("/enroll", response_model=EnrollResponse, status_code=201,
+             responses={202: {"model": EnrollResponse, "description": "the hostname already has an agent: this one "
+                                                                      "waits for an administrator's approval"}})
+async def enroll(body: EnrollRequest, request: Request, response: Response) -> EnrollResponse:
     now = datetime.now(UTC)
+    secret = new_secret("agt")
     async with short_transaction(request) as session:
-        token = await session.scalar(select(EnrollmentToken).where(
-            EnrollmentToken.token_hash == secret_digest(body.enrollment_token)))
-        if token is None or token.revoked_at is not None or token.expires_at <= now:
-            raise Unauthorized("invalid or expired enrollment token")
-        host = await session.scalar(select(Host).where(Host.org_id == token.org_id, Host.hostname == body.hostname))
-        created = host is None
-        if host is None:
-            host = Host(org_id=token.org_id, hostname=body.hostname, os_type=body.os_type)
-            session.add(host)
-        elif host.os_type != body.os_type:
-            raise Conflict(f"host {body.hostname} is enrolled as {host.os_type}")
-        host.ip_address, host.os_name, host.os_version, host.last_seen = (
-            body.ip_address, body.os_name, body.os_version, now)
-        await session.flush()
-        secret = new_secret("agt")
-        agent = Agent(host_id=host.id, token_hash=secret_digest(secret), version=body.agent_version, last_seen=now)
-        session.add(agent)
-        await session.flush()
-        audit(session, None, "agent.enroll", "host", host.id, host.org_id, actor_type="agent",
-              actor_name=body.hostname, after={"hostname": host.hostname, "os_type": host.os_type,
-                                               "ip_address": host.ip_address, "new_host": created,
-                                               "agent_id": str(agent.id)})
-    return EnrollResponse(agent_id=agent.id, host_id=host.id, agent_token=secret)
+        org_id = await enrollment.use_token(session, secret_digest(body.enrollment_token), now)
+        if org_id is None:
+            raise Unauthorized("invalid, expired or used-up enrollment token")
+        facts = {"ip_address": body.ip_address, "os_name": body.os_name, "os_version": body.os_version}
+        enrolled = await enrollment.enroll(session, org_id, secret_digest(secret), body.hostname, body.os_type,
+                                           facts, body.agent_version, now)
+        host, agent = enrolled.host, enrolled.agent
+        audit(session, None, "agent.enroll" if enrolled.new_host else "agent.enroll_pending", "host", host.id,
+              org_id, actor_type="agent", actor_name=body.hostname,
+              after={"hostname": host.hostname, "os_type": host.os_type, "ip_address": body.ip_address,
+                     "new_host": enrolled.new_host, "agent_id": str(agent.id), "status": enrolled.status})
+    if not enrolled.new_host:
+        response.status_code = 202
+    return EnrollResponse(agent_id=agent.id, host_id=host.id, agent_token=secret, status=enrolled.status)
 
 
 @router.post("/heartbeat", response_model=HeartbeatResponse)

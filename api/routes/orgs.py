@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
 
 from fastapi import APIRouter, Response
 from sqlalchemy import select
@@ -15,22 +14,18 @@ from api.deps import (
     CurrentUser,
     Page,
     SessionDep,
-    SettingsDep,
     get_or_404,
     paginate,
 )
 from api.errors import Conflict, Forbidden, NotFound
 from api.schemas.accounts import (
-    EnrollmentTokenCreate,
-    EnrollmentTokenOut,
     MemberAdd,
     MemberOut,
     OrgCreate,
     OrgOut,
     OrgUpdate,
 )
-from api.security import new_secret, secret_digest
-from models import EnrollmentToken, Membership, Organization, User
+from models import Membership, Organization, User
 
 router = APIRouter(prefix="/orgs", tags=["organizations"])
 
@@ -116,19 +111,3 @@ async def remove_member(org_id: uuid.UUID, user_id: uuid.UUID, principal: Curren
     await session.delete(membership)
     audit(session, principal, "org.member.remove", "membership", user_id, org_id, before=before)
     return Response(status_code=204)
-
-
-@router.post("/{org_id}/enrollment-tokens", response_model=EnrollmentTokenOut, status_code=201)
-async def create_enrollment_token(
-    org_id: uuid.UUID, body: EnrollmentTokenCreate, principal: CurrentUser, session: SessionDep, settings: SettingsDep
-) -> EnrollmentTokenOut:
-    await get_or_404(session, principal, Organization, org_id, MANAGE, "organization")
-    secret = new_secret("enr")
-    hours = body.expires_in_hours or settings.enrollment_token_ttl_hours
-    token = EnrollmentToken(org_id=org_id, token_hash=secret_digest(secret), created_by=principal.id,
-                            expires_at=datetime.now(UTC) + timedelta(hours=hours))
-    session.add(token)
-    await session.flush()
-    audit(session, principal, "enrollment_token.create", "enrollment_token", token.id, org_id,
-          after={"expires_at": token.expires_at.isoformat()})
-    return EnrollmentTokenOut(id=token.id, token=secret, expires_at=token.expires_at)

@@ -79,13 +79,28 @@ class MemberOut(ResponseModel):
 
 
 class EnrollmentTokenCreate(RequestModel):
-    expires_in_hours: int | None = Field(None, ge=1, le=24 * 365)
+    expires_in_hours: int | None = Field(None, ge=1, le=30 * 24, description="at most 30 days")
+    max_uses: int = Field(1, ge=1, le=100_000, description="how many agents may enroll with it (default one)")
 
 
 class EnrollmentTokenOut(ResponseModel):
     id: uuid.UUID
     token: str
     expires_at: datetime
+    max_uses: int = 1
+
+
+class EnrollmentTokenSummary(ResponseModel):
+    """An enrollment token as listed: never its secret."""
+
+    id: uuid.UUID
+    org_id: uuid.UUID
+    created_by: uuid.UUID | None
+    created_at: datetime
+    expires_at: datetime
+    max_uses: int
+    uses: int
+    revoked_at: datetime | None
 
 
 class AuditOut(ResponseModel):

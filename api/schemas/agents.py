@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import Field
@@ -27,6 +28,21 @@ class EnrollResponse(ResponseModel):
     agent_id: uuid.UUID
     host_id: uuid.UUID
     agent_token: str
+    status: Literal["active", "pending_approval"] = Field(
+        "active", description="pending_approval: the hostname already had an agent; this token works once an "
+                              "organization administrator approves the handover")
+
+
+class AgentOut(ResponseModel):
+    id: uuid.UUID
+    host_id: uuid.UUID
+    hostname: str
+    status: Literal["active", "pending_approval", "revoked"]
+    version: str | None
+    created_at: datetime
+    last_seen: datetime | None
+    approved_at: datetime | None
+    revoked_at: datetime | None
 
 
 class HeartbeatRequest(RequestModel):

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 
 from models import (
+    Agent,
     AgentJob,
     AutomationWorkflow,
     ChangeRecord,
@@ -19,6 +20,7 @@ from models import (
     CompliancePolicy,
     ComplianceScan,
     ComplianceTemplate,
+    EnrollmentToken,
     HostGroup,
     Incident,
     PolicyHostOverride,
@@ -214,7 +216,9 @@ async def extra_org_b_ids(db, org_b, host_b, policy_b, scan_b, check_id, group_b
     )
     override = PolicyHostOverride(policy_id=policy_b.id, host_id=host_b.id, template_id=template_id)
     job = AgentJob(org_id=org_b.id, host_id=host_b.id, kind="compliance_check", payload={})
-    db.add_all([change, override, job])
+    agent = Agent(host_id=host_b.id, token_hash="b" * 64)  # waiting for approval: the most tempting target
+    token = EnrollmentToken(org_id=org_b.id, token_hash="c" * 64, expires_at=datetime.now(UTC) + timedelta(hours=1))
+    db.add_all([change, override, job, agent, token])
     await db.commit()
     return {
         "script_id": str(script.id),
@@ -226,4 +230,6 @@ async def extra_org_b_ids(db, org_b, host_b, policy_b, scan_b, check_id, group_b
         "change_id": str(change.id),
         "override_id": str(override.id),
         "job_id": str(job.id),
+        "agent_id": str(agent.id),
+        "token_id": str(token.id),
     }

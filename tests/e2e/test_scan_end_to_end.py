@@ -34,7 +34,8 @@ async def setup_org(stack, db):
     template_id = await system_template_id(db)
     await db.commit()
     headers = await login(stack.api, user.username)
-    token = (await stack.api.post(f"/api/v1/orgs/{org.id}/enrollment-tokens", json={}, headers=headers)).json()
+    token = (await stack.api.post(f"/api/v1/orgs/{org.id}/enrollment-tokens", json={"max_uses": 100},
+                                  headers=headers)).json()
     policy = await stack.api.post("/api/v1/compliance/policies", headers=headers, json={
         "org_id": str(org.id), "os_type": "linux", "template_id": str(template_id)})
     assert policy.status_code == 201, policy.text

@@ -1039,7 +1039,24 @@ export interface paths {
         patch: operations["update_org_api_v1_orgs__org_id__patch"];
         trace?: never;
     };
-    "/api/v1/orgs/{org_id}/enrollment-tokens": {
+    "/api/v1/orgs/{org_id}/agents": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Agents */
+        get: operations["list_agents_api_v1_orgs__org_id__agents_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orgs/{org_id}/agents/{agent_id}/approve": {
         parameters: {
             query?: never;
             header?: never;
@@ -1048,9 +1065,64 @@ export interface paths {
         };
         get?: never;
         put?: never;
+        /**
+         * Approve Agent
+         * @description Hand the host over to this agent: its other agents are revoked. Organization administrators only.
+         */
+        post: operations["approve_agent_api_v1_orgs__org_id__agents__agent_id__approve_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orgs/{org_id}/agents/{agent_id}/revoke": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Revoke Agent */
+        post: operations["revoke_agent_api_v1_orgs__org_id__agents__agent_id__revoke_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orgs/{org_id}/enrollment-tokens": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Enrollment Tokens */
+        get: operations["list_enrollment_tokens_api_v1_orgs__org_id__enrollment_tokens_get"];
+        put?: never;
         /** Create Enrollment Token */
         post: operations["create_enrollment_token_api_v1_orgs__org_id__enrollment_tokens_post"];
         delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orgs/{org_id}/enrollment-tokens/{token_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /** Revoke Enrollment Token */
+        delete: operations["revoke_enrollment_token_api_v1_orgs__org_id__enrollment_tokens__token_id__delete"];
         options?: never;
         head?: never;
         patch?: never;
@@ -1296,6 +1368,39 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** AgentOut */
+        AgentOut: {
+            /** Approved At */
+            approved_at: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Host Id
+             * Format: uuid
+             */
+            host_id: string;
+            /** Hostname */
+            hostname: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Last Seen */
+            last_seen: string | null;
+            /** Revoked At */
+            revoked_at: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "pending_approval" | "revoked";
+            /** Version */
+            version: string | null;
+        };
         /** AlertOut */
         AlertOut: {
             /** Alert Type */
@@ -1741,11 +1846,27 @@ export interface components {
              * Format: uuid
              */
             host_id: string;
+            /**
+             * Status
+             * @description pending_approval: the hostname already had an agent; this token works once an organization administrator approves the handover
+             * @default active
+             * @enum {string}
+             */
+            status: "active" | "pending_approval";
         };
         /** EnrollmentTokenCreate */
         EnrollmentTokenCreate: {
-            /** Expires In Hours */
+            /**
+             * Expires In Hours
+             * @description at most 30 days
+             */
             expires_in_hours?: number | null;
+            /**
+             * Max Uses
+             * @description how many agents may enroll with it (default one)
+             * @default 1
+             */
+            max_uses: number;
         };
         /** EnrollmentTokenOut */
         EnrollmentTokenOut: {
@@ -1759,8 +1880,47 @@ export interface components {
              * Format: uuid
              */
             id: string;
+            /**
+             * Max Uses
+             * @default 1
+             */
+            max_uses: number;
             /** Token */
             token: string;
+        };
+        /**
+         * EnrollmentTokenSummary
+         * @description An enrollment token as listed: never its secret.
+         */
+        EnrollmentTokenSummary: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string | null;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Max Uses */
+            max_uses: number;
+            /**
+             * Org Id
+             * Format: uuid
+             */
+            org_id: string;
+            /** Revoked At */
+            revoked_at: string | null;
+            /** Uses */
+            uses: number;
         };
         /**
          * ExceptionCreate
@@ -3260,6 +3420,15 @@ export interface operations {
         responses: {
             /** @description Successful Response */
             201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnrollResponse"];
+                };
+            };
+            /** @description the hostname already has an agent: this one waits for an administrator's approval */
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -5661,6 +5830,140 @@ export interface operations {
             };
         };
     };
+    list_agents_api_v1_orgs__org_id__agents_get: {
+        parameters: {
+            query?: {
+                status?: ("active" | "pending_approval" | "revoked") | null;
+                host_id?: string | null;
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path: {
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    approve_agent_api_v1_orgs__org_id__agents__agent_id__approve_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                org_id: string;
+                agent_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    revoke_agent_api_v1_orgs__org_id__agents__agent_id__revoke_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                org_id: string;
+                agent_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AgentOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_enrollment_tokens_api_v1_orgs__org_id__enrollment_tokens_get: {
+        parameters: {
+            query?: {
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path: {
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnrollmentTokenSummary"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     create_enrollment_token_api_v1_orgs__org_id__enrollment_tokens_post: {
         parameters: {
             query?: never;
@@ -5683,6 +5986,38 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["EnrollmentTokenOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    revoke_enrollment_token_api_v1_orgs__org_id__enrollment_tokens__token_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                org_id: string;
+                token_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["EnrollmentTokenSummary"];
                 };
             };
             /** @description Validation Error */
