@@ -121,3 +121,18 @@ async def test_new_users_get_the_nist_password_policy_without_trimming(client, d
     assert created.status_code == 201, created.text
     assert (await db.scalar(select(User.id).where(User.username == "newcomer.one"))) is not None
     await login(client, "newcomer.one", " tangerine skyline ")
+
+
+async def test_cli_deactivate_ends_tokens_and_logins(client, db, db_url):
+    user = await make_user(db)
+    await db.commit()
+    headers = await login(client, user.username)
+    env = {**os.environ, "DATABASE_URL": db_url}
+    done = subprocess.run([sys.executable, "-m", "api.cli", "deactivate", user.username], cwd=ROOT, env=env,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert (await client.get(ME, headers=headers)).status_code == 401
+    assert (await client.post("/api/v1/auth/token", data={"username": user.username,
+                                                          "password": PASSWORD})).status_code == 401
+    entry = await db.scalar(select(AuditEntry).where(AuditEntry.action == "user.deactivate"))
+    assert entry.actor_type == "cli" and entry.target_id == str(user.id)
