@@ -99,6 +99,10 @@ def test_a_child_that_cannot_start_is_retried_not_fatal(tmp_path):
 @pytest.mark.slow
 async def test_make_run_restarts_a_killed_worker_uses_its_own_secret_and_keeps_data_private(dev_env, db_url, db):
     data = Path(tempfile.mkdtemp(prefix="cops-run-"))
+    (data / "logs").mkdir()
+    (data / "logs" / "older.log").write_text("written before .data was made private\n")
+    (data / "logs" / "older.log").chmod(0o644)
+    (data / "logs").chmod(0o755)
     port = free_port()
     env = {key: value for key, value in os.environ.items() if key not in ("JWT_SECRET", "ENVIRONMENT")} | {
         "COMPLIANCE_DATA_DIR": str(data), "DATABASE_URL": db_url, "API_PORT": str(port),
@@ -132,7 +136,8 @@ async def test_make_run_restarts_a_killed_worker_uses_its_own_secret_and_keeps_d
                                                                  "password": env["COMPLIANCE_ADMIN_PASSWORD"]}))
             assert token.status_code == 200
 
-            # Row 16: nothing under .data is open to other users.
+            # Row 16: nothing under .data is open to other users, also what an older version left readable.
+            assert (data / "logs" / "older.log").stat().st_mode & 0o777 == 0o640
             for path in [data, *data.rglob("*")]:
                 assert path.is_symlink() or not path.stat().st_mode & 0o007, path
 
