@@ -17,6 +17,7 @@ from models import ComplianceCheck, ComplianceException, ComplianceTemplate, Hos
 
 SELF_APPROVAL = "an exception must be approved by someone other than its creator"
 SELF_EXTENSION = "an exception's expiry must be extended by someone other than its creator"
+SELF_REASON = "an approved exception's reason must be changed by someone other than its creator"
 REVOCABLE = ("pending_approval", "active")
 
 _creator, _approver = aliased(User), aliased(User)
@@ -98,10 +99,13 @@ async def change(session: AsyncSession, exception: ComplianceException, changes:
     """Apply `changes` to an active exception; returns what actually changed and whether its expiry moved."""
     if exception.status != "active":
         raise Conflict(f"only an active exception can be changed; this one is {exception.status}")
-    # Otherwise a creator could, alone, turn a briefly approved waiver into a permanent one.
-    if "expires_at" in changes and _extends(exception.expires_at, changes["expires_at"]) \
-            and exception.created_by == actor:
-        raise Forbidden(SELF_EXTENSION)
+    # Otherwise a creator could, alone, turn a briefly approved waiver into a permanent one, or rewrite the
+    # justification a second person approved. Shortening a waiver needs no second pair of eyes.
+    if exception.created_by == actor:
+        if "expires_at" in changes and _extends(exception.expires_at, changes["expires_at"]):
+            raise Forbidden(SELF_EXTENSION)
+        if "reason" in changes and changes["reason"] != exception.reason:
+            raise Forbidden(SELF_REASON)
     expiry_moved = "expires_at" in changes and changes["expires_at"] != exception.expires_at
     changed = {key: value for key, value in changes.items() if getattr(exception, key) != value}
     for key, value in changed.items():

@@ -36,6 +36,16 @@ def require_org_admin(principal, org_id: uuid.UUID) -> None:
         raise Forbidden("organization administrators only")
 
 
+async def within_reach(session, principal, user_id: uuid.UUID) -> bool:
+    """Platform administrators may add any account; an organization administrator only people already in an
+    organization they administer. Anyone else is reported as missing, so account ids cannot be probed."""
+    if principal.is_admin:
+        return await session.get(User, user_id) is not None
+    administered = [org for org, role in principal.roles.items() if role == "admin"]
+    return await session.scalar(select(Membership.user_id).where(
+        Membership.user_id == user_id, Membership.org_id.in_(administered)).limit(1)) is not None
+
+
 @router.get("", response_model=list[OrgOut])
 async def list_orgs(principal: CurrentUser, session: SessionDep, page: Page, response: Response):
     stmt = select(Organization).order_by(Organization.name)
@@ -68,6 +78,8 @@ async def update_org(org_id: uuid.UUID, body: OrgUpdate, principal: CurrentUser,
     before = OrgOut.model_validate(org)
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     if "name" in changes and changes["name"] != org.name:
+        if not principal.has(org_id, "org.admin"):
+            raise Forbidden("only an organization administrator may rename it")
         if await session.scalar(select(Organization.id).where(Organization.name == changes["name"])):
             raise Conflict("an organization with this name exists")
     for key, value in changes.items():
@@ -85,7 +97,7 @@ async def update_org(org_id: uuid.UUID, body: OrgUpdate, principal: CurrentUser,
 async def add_member(org_id: uuid.UUID, body: MemberAdd, principal: CurrentUser, session: SessionDep):
     await get_or_404(session, principal, Organization, org_id, VIEW, "organization")
     require_org_admin(principal, org_id)
-    if await session.get(User, body.user_id) is None:
+    if not await within_reach(session, principal, body.user_id):
         raise NotFound("user")
     membership = await session.get(Membership, (body.user_id, org_id))
     before = MemberOut.model_validate(membership) if membership else None

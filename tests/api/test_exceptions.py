@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import event, select
 
 from models import AuditEntry, ComplianceException, HostGroup, HostGroupMember, Organization, User
-from services.exceptions import SELF_APPROVAL, SELF_EXTENSION
+from services.exceptions import SELF_APPROVAL, SELF_EXTENSION, SELF_REASON
 from tests.factories import login, make_host, make_org, make_user
 
 EXCEPTIONS = "/api/v1/compliance/exceptions"
@@ -203,7 +203,10 @@ async def test_update_only_while_active(client, db):
     for bad in ({"reason": ""}, {"reason": None}, {"expires_at": in_days(-1)}, {"status": "active"},
                 {"rule_id": RULE}):
         assert (await client.patch(url, json=bad, headers=team.requester_headers)).status_code == 422, bad
-    response = await client.patch(url, json={"reason": "vendor patch due in Q3"}, headers=team.requester_headers)
+    # Security review row 15: the approved justification is not the creator's to rewrite alone.
+    own = await client.patch(url, json={"reason": "vendor patch due in Q3"}, headers=team.requester_headers)
+    assert own.status_code == 403 and own.json()["detail"] == SELF_REASON
+    response = await client.patch(url, json={"reason": "vendor patch due in Q3"}, headers=team.approver_headers)
     assert response.status_code == 200, response.text
     assert response.json()["reason"] == "vendor patch due in Q3" and response.json()["status"] == "active"
     entry = await db.scalar(select(AuditEntry).where(AuditEntry.action == "exception.update"))
