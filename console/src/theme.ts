@@ -1,6 +1,14 @@
 // WCAG AA contrast everywhere: darker filled shades, text colour chosen by luminance, darker text on light and
 // subtle variants, and a darker "dimmed" text.
-import { createTheme, defaultVariantColorsResolver, parseThemeColor, type CSSVariablesResolver, type VariantColorsResolver } from "@mantine/core";
+import {
+  createTheme,
+  defaultVariantColorsResolver,
+  Modal,
+  Notification,
+  parseThemeColor,
+  type CSSVariablesResolver,
+  type VariantColorsResolver,
+} from "@mantine/core";
 
 const variantColorResolver: VariantColorsResolver = (input) => {
   const colors = defaultVariantColorsResolver(input);
@@ -16,6 +24,14 @@ export const theme = createTheme({
   autoContrast: true,
   luminanceThreshold: 0.18,
   variantColorResolver,
+  // Icon-only close buttons need an accessible name.
+  components: {
+    Modal: Modal.extend({ defaultProps: { closeButtonProps: { "aria-label": "Close dialog" } } }),
+    Notification: Notification.extend({
+      defaultProps: { closeButtonProps: { "aria-label": "Close notification" } },
+      styles: { description: { color: "var(--mantine-color-gray-8)" } },
+    }),
+  },
 });
 
 export const cssVariablesResolver: CSSVariablesResolver = () => ({

@@ -159,7 +159,10 @@ def console_stack(pg_admin_url: str) -> Iterator[ConsoleStack]:
         env = dict(os.environ, DATABASE_URL=db_url, TEMPORAL_ADDRESS=f"127.0.0.1:{temporal_port}",
                    TEMPORAL_UI_URL=f"http://127.0.0.1:{ui_port}", TEMPORAL_TASK_QUEUE=f"browser-{uuid.uuid4().hex[:6]}",
                    ENVIRONMENT="development", JWT_SECRET="browser-tests-secret-0123456789abcdef", API_URL=url,
-                   AGENT_RESULT_TIMEOUT_SECONDS="120", PYTHONUNBUFFERED="1")
+                   AGENT_RESULT_TIMEOUT_SECONDS="120", PYTHONUNBUFFERED="1",
+                   # The simulated fleet never heartbeats and an empty long poll does not refresh last_seen: keep
+                   # its hosts online for the whole session.
+                   HOST_ONLINE_WINDOW_SECONDS="7200")
         processes.spawn("worker", [sys.executable, "worker.py"], env)
         processes.spawn("api", [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port",
                                 str(api_port), "--no-access-log"], env)

@@ -9,7 +9,7 @@ import uuid
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import ConsoleStack, scan_all, wait_until
-from tests.browser.console import choose_org, open_tab, screenshot, sign_in, toast
+from tests.browser.console import axe_violations, choose_org, open_tab, screenshot, sign_in, toast
 
 
 def test_copy_edit_publish_then_new_version_of_a_template(page: Page, console_stack: ConsoleStack):
@@ -24,6 +24,7 @@ def test_copy_edit_publish_then_new_version_of_a_template(page: Page, console_st
 
     editor = page.get_by_role("dialog", name="Template")
     expect(editor.get_by_label("Name", exact=True)).to_have_value(name)
+    assert axe_violations(page) == []
     editor.get_by_label("Scan Interval (hours)").fill("72")
     first_rule = editor.get_by_role("table", name="Checks").get_by_role("row").nth(1).get_by_role("cell").nth(1)
     rule_id = first_rule.inner_text()
@@ -51,7 +52,7 @@ def test_copy_edit_publish_then_new_version_of_a_template(page: Page, console_st
     toast(page, "Draft version 2 created")
     expect(editor).to_contain_text(f"{name} v2")
     expect(editor.get_by_role("button", name="Publish")).to_be_visible()
-    editor.get_by_role("button", name="Close").click()
+    editor.get_by_role("button", name="Close", exact=True).click()
 
     own = page.get_by_role("table", name="Organization templates")
     expect(own.get_by_role("row").filter(has_text=name)).to_have_count(2)
@@ -72,6 +73,8 @@ def test_create_a_policy_with_an_override_found_by_typing(page: Page, console_st
     open_tab(page, "Policies")
     page.get_by_role("button", name="Create policy").click()
     form = page.get_by_role("dialog", name="Create policy")
+    expect(form.get_by_label("Policy name")).to_be_visible()
+    assert axe_violations(page) == []
     form.get_by_label("Policy name").fill("Branch Linux")
     form.get_by_role("textbox", name="Template", exact=True).click()
     page.get_by_role("option", name="CIS Ubuntu Linux 22.04 LTS - Level 2 Server v1 (system)").click()
@@ -126,6 +129,7 @@ def test_scan_a_host_then_open_its_result(page: Page, console_stack: ConsoleStac
     detail = page.get_by_role("dialog", name="Scan detail")
     results = detail.get_by_role("table", name="Check results")
     expect(results.get_by_role("row").filter(has_text="fail").first).to_be_visible()
+    assert axe_violations(page) == []
     expect(detail.get_by_role("link", name="Scan workflow in Temporal UI")).to_have_attribute(
         "href", re.compile(re.escape(console_stack.temporal_ui) + r"/namespaces/default/workflows/scan-"))
     screenshot(page, "scan-detail")
@@ -174,6 +178,8 @@ def test_exception_approved_by_a_second_user_changes_the_score(page: Page, brows
     open_tab(page, "Exceptions")
     page.get_by_role("button", name="Create exception").click()
     form = page.get_by_role("dialog", name="Create exception")
+    expect(form.get_by_label("Rule id")).to_be_visible()
+    assert axe_violations(page) == []
     form.get_by_label("Rule id").fill(failing["rule_id"])
     form.get_by_text("Whole organization").click()
     reason = f"Accepted risk {uuid.uuid4().hex[:6]}: compensating control in the network layer"
