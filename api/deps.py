@@ -24,7 +24,9 @@ log = logging.getLogger(__name__)
 
 VIEW = "compliance.view"
 MANAGE = "compliance.manage"
-ROLE_PERMISSIONS = {"viewer": {VIEW}, "operator": {VIEW, MANAGE}, "admin": {VIEW, MANAGE, "org.admin"}}
+DECIDE_CHANGES = "changes.decide"  # approve or reject a change record (never one's own: domain.remediation)
+ROLE_PERMISSIONS = {"viewer": {VIEW}, "operator": {VIEW, MANAGE, DECIDE_CHANGES},
+                    "admin": {VIEW, MANAGE, DECIDE_CHANGES, "org.admin"}}
 
 
 def get_settings_dep(request: Request) -> Settings:

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from api.audit import audit
 from api.deps import (
-    MANAGE,
+    DECIDE_CHANGES,
     VIEW,
     AfterCommitDep,
     CurrentUser,
@@ -56,7 +56,7 @@ async def _decide(session, principal: Principal, gateway, after_commit, change_i
                   reason: str | None) -> ChangeOut:
     """The decision is committed first; the workflow is signalled after. If the signal is lost, the decision
     stands and the scan cycle's safety net signals it again."""
-    change = await get_or_404(session, principal, ChangeRecord, change_id, MANAGE, "change", lock=True)
+    change = await get_or_404(session, principal, ChangeRecord, change_id, DECIDE_CHANGES, "change", lock=True)
     if not may_decide(change.requested_by, principal.id):
         raise Forbidden(SELF_DECISION)
     if change.status != "pending_approval":
