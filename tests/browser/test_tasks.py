@@ -66,6 +66,11 @@ def test_copy_edit_publish_then_new_version_of_a_template(page: Page, console_st
     assert [c["enabled"] for c in checks if c["rule_id"] in (rule_id, "LOCAL-1")] == [True, True]
     assert sum(c["enabled"] for c in checks) == 2
 
+    page.on("dialog", lambda dialog: dialog.accept())
+    own.get_by_role("button", name=f"Delete {name} v2").click()
+    toast(page, f"Template {name} v2 deleted")
+    expect(own.get_by_role("row").filter(has_text=name)).to_have_count(1)
+
 
 def test_create_a_policy_with_an_override_found_by_typing(page: Page, console_stack: ConsoleStack):
     sign_in(page, console_stack.operator)

@@ -1,9 +1,10 @@
 // Searchable host and host-group pickers that ask the server as the user types.
 import { useEffect, useState } from "react";
-import { Select } from "@mantine/core";
+import { Select, Stack } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { useQuery } from "@tanstack/react-query";
 import { api, unwrapPage } from "../api/client";
+import { ListError } from "./ListError";
 
 interface PickerProps {
   orgId: string;
@@ -32,22 +33,25 @@ export function HostSelect({ orgId, label, value, onChange, required, error }: P
     label: h.ip_address ? `${h.hostname} (${h.ip_address})` : h.hostname,
   }));
   return (
-    <Select
-      label={label}
-      placeholder="Type to search hosts"
-      searchable
-      clearable
-      required={required}
-      data={data}
-      value={value}
-      onChange={onChange}
-      searchValue={search}
-      onSearchChange={setSearch}
-      filter={({ options }) => options}
-      nothingFoundMessage={hosts.isFetching ? "Searching…" : hosts.isError ? "Host search failed" : "No host found"}
-      error={error ?? (hosts.isError ? `Host search failed: ${(hosts.error as Error).message}` : undefined)}
-      comboboxProps={{ withinPortal: true }}
-    />
+    <Stack gap={4}>
+      <Select
+        label={label}
+        placeholder="Type to search hosts"
+        searchable
+        clearable
+        required={required}
+        data={data}
+        value={value}
+        onChange={onChange}
+        searchValue={search}
+        onSearchChange={setSearch}
+        filter={({ options }) => options}
+        nothingFoundMessage={hosts.isFetching ? "Searching…" : hosts.isError ? "Host search failed" : "No host found"}
+        error={error}
+        comboboxProps={{ withinPortal: true }}
+      />
+      {hosts.isError && <ListError what="hosts" error={hosts.error} onRetry={() => hosts.refetch()} />}
+    </Stack>
   );
 }
 
