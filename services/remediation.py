@@ -14,12 +14,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain import remediation as rules
+from domain.errors import BadRequest, Conflict, Forbidden, NotFound
 from domain.remediation import FailedCheck, PolicyGates, plan_remediations
 from models import (
     AutomationWorkflow,
     ChangeRecord,
     ComplianceCheck,
     CompliancePolicy,
+    ComplianceScan,
     Host,
     Remediation,
     ScanCheckResult,
@@ -30,6 +32,7 @@ from orchestration.types import RemediationStart
 from services.scan_recording import CheckInfo, ScoredScan
 
 OUTPUT_LIMIT = 4096
+SELF_DECISION = "a change must be decided by someone other than its requester"
 
 
 def truncate(output: str | None, limit: int = OUTPUT_LIMIT) -> str:
@@ -134,6 +137,55 @@ async def change_of(session: AsyncSession, remediation_id: uuid.UUID, *, lock: b
     stmt = select(ChangeRecord).where(ChangeRecord.remediation_id == remediation_id).execution_options(
         populate_existing=True)
     return await session.scalar(stmt.with_for_update() if lock else stmt)
+
+
+async def request_fix(session: AsyncSession, scan: ComplianceScan, check_id: uuid.UUID,
+                      requester: uuid.UUID) -> tuple[Remediation, ChangeRecord | None]:
+    """A one-click fix of a check that failed in this scan: a manual remediation (it ignores the kill switch) with
+    a change record when the policy or the check asks for one. A remediation held back by the kill switch is
+    re-armed as this one; any other remediation of the same scan and check is a conflict (its id in the detail)."""
+    result = await session.get(ScanCheckResult, (scan.id, check_id))
+    check = await session.get(ComplianceCheck, check_id)
+    if result is None or check is None:
+        raise NotFound("check result")
+    if check.remediation_type not in rules.AUTOMATIC_REMEDIATION_TYPES:
+        raise BadRequest(f"check {check.rule_id} has no automated fix (remediation_type {check.remediation_type})")
+    if result.status != "fail":
+        raise Conflict(f"check {check.rule_id} did not fail in this scan (status {result.status})")
+    remediation = await session.scalar(select(Remediation).where(
+        Remediation.scan_id == scan.id, Remediation.check_id == check_id).with_for_update())
+    if remediation is not None and not (remediation.status == "skipped" and remediation.outcome is None):
+        raise Conflict({"message": f"a remediation of this check already exists ({remediation.status})",
+                        "remediation_id": str(remediation.id)})
+    if remediation is None:
+        remediation = Remediation(org_id=scan.org_id, host_id=scan.host_id, policy_id=scan.policy_id,
+                                  scan_id=scan.id, check_id=check.id, rule_id=check.rule_id,
+                                  workflow_id=ids.remediation(scan.id, check.id))
+        session.add(remediation)
+    remediation.trigger, remediation.status, remediation.reason = "manual", "planned", None
+    remediation.requested_by = requester
+    await session.flush()
+    ctx = await load_context(session, remediation.id)
+    change = None
+    if needs_approval(ctx.policy, check):
+        change = await ensure_change_record(session, ctx)
+        remediation.status = "pending_approval"
+    return remediation, change
+
+
+async def decide_change(session: AsyncSession, change: ChangeRecord, decider: uuid.UUID, approved: bool,
+                        reason: str | None, now: datetime) -> str:
+    """Record a decision on a change pending approval, by someone other than its requester; returns the
+    workflow id of the remediation to tell."""
+    if not rules.may_decide(change.requested_by, decider):
+        raise Forbidden(SELF_DECISION)
+    if change.status != "pending_approval":
+        raise Conflict(f"the change is {change.status}; only a change pending approval can be decided")
+    change.status, change.reason = "approved" if approved else "rejected", reason
+    change.decided_by, change.decided_at = decider, now
+    await session.flush()
+    return await session.scalar(select(Remediation.workflow_id).where(
+        Remediation.id == change.remediation_id)) or ids.remediation(change.scan_id, change.check_id)
 
 
 def scan_entry(rem: Remediation, change: ChangeRecord | None) -> dict:

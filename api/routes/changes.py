@@ -22,14 +22,11 @@ from api.deps import (
     paginate,
     tenant_scope,
 )
-from api.errors import Conflict, Forbidden
 from api.schemas.remediation import ChangeDecision, ChangeOut, ChangeStatus, RejectDecision
-from domain.remediation import may_decide
-from models import ChangeRecord, Remediation
-from orchestration import ids
+from models import ChangeRecord
+from services.remediation import decide_change
 
 router = APIRouter(prefix="/changes", tags=["remediation"])
-SELF_DECISION = "a change must be decided by someone other than its requester"
 
 
 @router.get("", response_model=list[ChangeOut])
@@ -57,19 +54,11 @@ async def _decide(session, principal: Principal, gateway, after_commit, change_i
     """The decision is committed first; the workflow is signalled after. If the signal is lost, the decision
     stands and the scan cycle's safety net signals it again."""
     change = await get_or_404(session, principal, ChangeRecord, change_id, DECIDE_CHANGES, "change", lock=True)
-    if not may_decide(change.requested_by, principal.id):
-        raise Forbidden(SELF_DECISION)
-    if change.status != "pending_approval":
-        raise Conflict(f"the change is {change.status}; only a change pending approval can be decided")
     before = ChangeOut.model_validate(change)
-    change.status, change.reason = status, reason
-    change.decided_by, change.decided_at = principal.id, datetime.now(UTC)
-    await session.flush()
+    workflow_id = await decide_change(session, change, principal.id, status == "approved", reason, datetime.now(UTC))
     out = ChangeOut.model_validate(change)
     audit(session, principal, f"change.{'approve' if status == 'approved' else 'reject'}", "change", change.id,
           change.org_id, before=before, after=out)
-    workflow_id = await session.scalar(select(Remediation.workflow_id).where(
-        Remediation.id == change.remediation_id)) or ids.remediation(change.scan_id, change.check_id)
     after_commit.add(lambda: gateway.signal_change_decision(workflow_id, status == "approved"),
                      f"the {status} decision on change {change_id}")
     return out

@@ -20,11 +20,9 @@ from api.deps import (
     paginate,
     tenant_scope,
 )
-from api.errors import BadRequest, Conflict, NotFound
 from api.schemas.remediation import ChangeOut, FixOut, RemediationOut
-from models import ComplianceCheck, ComplianceScan, Remediation, ScanCheckResult
-from orchestration import ids
-from services.remediation import change_of, ensure_change_record, load_context, needs_approval, start_of
+from models import ComplianceScan, Remediation
+from services.remediation import change_of, request_fix, start_of
 
 router = APIRouter(prefix="/compliance", tags=["remediation"])
 
@@ -36,38 +34,13 @@ async def fix_check(scan_id: uuid.UUID, check_id: uuid.UUID, principal: CurrentU
     asks for a change record. A remediation held back by the kill switch is re-armed as this manual one; any
     other existing remediation of the same scan and check is a conflict (its id is in the detail)."""
     scan = await get_or_404(session, principal, ComplianceScan, scan_id, MANAGE, "scan")
-    result = await session.get(ScanCheckResult, (scan_id, check_id))
-    check = await session.get(ComplianceCheck, check_id)
-    if result is None or check is None:
-        raise NotFound("check result")
-    if check.remediation_type not in ("script", "workflow"):
-        raise BadRequest(f"check {check.rule_id} has no automated fix (remediation_type {check.remediation_type})")
-    if result.status != "fail":
-        raise Conflict(f"check {check.rule_id} did not fail in this scan (status {result.status})")
-    remediation = await session.scalar(select(Remediation).where(
-        Remediation.scan_id == scan_id, Remediation.check_id == check_id).with_for_update())
-    if remediation is not None and not (remediation.status == "skipped" and remediation.outcome is None):
-        raise Conflict({"message": f"a remediation of this check already exists ({remediation.status})",
-                        "remediation_id": str(remediation.id)})
-    if remediation is None:
-        remediation = Remediation(org_id=scan.org_id, host_id=scan.host_id, policy_id=scan.policy_id,
-                                  scan_id=scan.id, check_id=check.id, rule_id=check.rule_id,
-                                  workflow_id=ids.remediation(scan.id, check.id))
-        session.add(remediation)
-    remediation.trigger, remediation.status, remediation.reason = "manual", "planned", None
-    remediation.requested_by = principal.id
-    await session.flush()
-    ctx = await load_context(session, remediation.id)
-    change = None
-    if needs_approval(ctx.policy, check):
-        change = await ensure_change_record(session, ctx)
-        remediation.status = "pending_approval"
+    remediation, change = await request_fix(session, scan, check_id, principal.id)
     out = FixOut(remediation=RemediationOut.model_validate(remediation),
                  change=ChangeOut.model_validate(change) if change else None)
     audit(session, principal, "remediation.fix", "remediation", remediation.id, scan.org_id, after=out)
     start = start_of(remediation)
     after_commit.add(lambda: gateway.start_remediation(start, "manual",
-                                                       f"One-click fix of {check.rule_id} on scan {scan_id}"),
+                                                       f"One-click fix of {remediation.rule_id} on scan {scan_id}"),
                      f"remediation {remediation.id}")
     return out
 
