@@ -8,7 +8,7 @@ import httpx
 from playwright.sync_api import Page, expect
 
 from tests.browser.conftest import FLEET_HOSTS, ConsoleStack
-from tests.browser.console import TABS, axe_violations, open_tab, screenshot, sign_in
+from tests.browser.console import TABS, axe_violations, choose_org, open_tab, screenshot, sign_in
 
 
 def test_console_is_served_with_security_headers_without_shadowing_the_api(console_stack: ConsoleStack):
@@ -112,3 +112,15 @@ def test_sign_out_returns_to_login(page: Page, console_stack):
     expect(page.get_by_role("button", name="Sign in")).to_be_visible()
     page.goto("/compliance/dashboard")
     expect(page).to_have_url(re.compile(r"/login$"))
+
+
+def test_a_platform_admin_switches_between_every_organization(page: Page, console_stack):
+    sign_in(page, console_stack.admin, org="Branch Office")
+    expect(page.get_by_text("platform admin")).to_be_visible()
+    open_tab(page, "Host Compliance")
+    hosts = page.get_by_role("table", name="Host compliance")
+    expect(page.get_by_role("textbox", name="Rows per page")).to_be_visible()
+    expect(hosts).not_to_contain_text("web-0000")
+    choose_org(page, "Demo Organization")
+    open_tab(page, "Host Compliance")
+    expect(hosts.get_by_role("row").filter(has_text="web-0000").first).to_be_visible()

@@ -8,7 +8,7 @@ import uuid
 
 from playwright.sync_api import Page, expect
 
-from tests.browser.conftest import ConsoleStack, scan_all, wait_until
+from tests.browser.conftest import Account, ConsoleStack, scan_all, wait_until
 from tests.browser.console import axe_violations, choose_org, open_tab, screenshot, sign_in, toast
 
 
@@ -112,6 +112,14 @@ def test_create_a_policy_with_an_override_found_by_typing(page: Page, console_st
     toast(page, "Override deleted")
     expect(page.get_by_text("No host override")).to_be_visible()
 
+    row.get_by_role("button", name="Edit policy Branch Linux").click()
+    edit = page.get_by_role("dialog", name="Edit policy")
+    edit.get_by_role("textbox", name="Template version").click()
+    page.get_by_role("option", name="Pinned to v1").click()
+    edit.get_by_role("button", name="Save policy").click()
+    toast(page, "Policy Branch Linux saved")
+    expect(row).to_contain_text("pinned v1")
+
 
 def test_scan_a_host_then_open_its_result(page: Page, console_stack: ConsoleStack):
     sign_in(page, console_stack.operator)
@@ -152,6 +160,8 @@ def test_apply_fix_opens_a_change_record_that_a_second_user_approves(page: Page,
     fixed_row = detail.get_by_role("table", name="Check results").get_by_role("row").filter(
         has=page.get_by_role("cell", name=rule_id, exact=True))
     expect(fixed_row).to_contain_text("pending approval")
+    expect(detail.get_by_role("link", name="Remediation workflow in Temporal UI").first).to_have_attribute(
+        "href", re.compile(r"/workflows/remediation-"))
 
     page.keyboard.press("Escape")
     page.get_by_role("button", name="Approvals").click()
@@ -356,3 +366,24 @@ def test_exception_reject_then_edit_and_revoke_an_active_one(page: Page, browser
     active.get_by_role("button", name="Revoke exception for 1.1.1.1").click()
     toast(page, "Exception for 1.1.1.1 revoked")
     expect(active).to_contain_text("revoked")
+
+
+def test_a_user_whose_role_was_lowered_gets_a_clear_403(page: Page, console_stack: ConsoleStack):
+    admin = console_stack.client(console_stack.admin)
+    user = admin.post("/users", json={"username": f"demoted.{uuid.uuid4().hex[:6]}", "password": "Demoted-pass-4242"})
+    assert user.status_code == 201, user.text
+    account = Account(user.json()["username"], "Demoted-pass-4242", user.json()["id"])
+    member = {"user_id": account.id, "role": "operator"}
+    assert admin.post(f"/orgs/{console_stack.org_id}/members", json=member).status_code == 201
+    sign_in(page, account)
+    open_tab(page, "Exceptions")
+    page.get_by_role("button", name="Create exception").click()
+    form = page.get_by_role("dialog", name="Create exception")
+    form.get_by_label("Rule id").fill("1.1.1.2")
+    form.get_by_text("Whole organization").click()
+    form.get_by_label("Reason").fill("requested after the role changed")
+
+    assert admin.post(f"/orgs/{console_stack.org_id}/members", json=member | {"role": "viewer"}).status_code == 201
+    form.get_by_role("button", name="Request exception").click()
+    toast(page, "Your role in this organization does not allow this (missing permission compliance.manage).")
+    expect(page.get_by_role("alert").filter(has_text="Not allowed")).to_be_visible()

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { ApiError, describeDetail, unwrap, unwrapPage } from "./client";
+import { ApiError, describeDetail, explainError, unwrap, unwrapPage } from "./client";
 import { shouldRetry } from "./queryClient";
 
 const answer = <T,>(status: number, body: T, headers: Record<string, string> = {}) => ({
@@ -44,5 +44,16 @@ describe("shouldRetry", () => {
   it("never retries a client error", () => {
     expect(shouldRetry(0, new ApiError(404, "not found"))).toBe(false);
     expect(shouldRetry(0, new ApiError(401, "expired"))).toBe(false);
+  });
+});
+
+describe("explainError", () => {
+  it("says plainly when the role does not allow an action", () => {
+    expect(explainError(new ApiError(403, "missing permission compliance.manage"))).toBe(
+      "Your role in this organization does not allow this (missing permission compliance.manage).",
+    );
+    expect(explainError(new ApiError(409, "a draft version of this template already exists"))).toBe(
+      "a draft version of this template already exists",
+    );
   });
 });

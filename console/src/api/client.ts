@@ -30,6 +30,14 @@ export function describeDetail(body: unknown, status: number): string {
   return `The server answered ${status}`;
 }
 
+/** A sentence for a failure; a 403 says plainly that the role does not allow it. */
+export function explainError(error: unknown): string {
+  if (error instanceof ApiError && error.status === 403) {
+    return `Your role in this organization does not allow this (${error.message}).`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
 let accessToken: string | null = sessionStorage.getItem("cops.token");
 let onUnauthorized: (() => void) | null = null;
 

@@ -1,6 +1,7 @@
 // Every change goes through here: it toasts the outcome (or the API's detail) and refreshes what it touched.
 import { useMutation, useQueryClient, type QueryKey } from "@tanstack/react-query";
 import { notifications } from "@mantine/notifications";
+import { ApiError, explainError } from "../api/client";
 
 export function useApiMutation<TArgs, TResult>(options: {
   run: (args: TArgs) => Promise<TResult>;
@@ -18,7 +19,8 @@ export function useApiMutation<TArgs, TResult>(options: {
       await Promise.all(options.invalidate.map((queryKey) => queryClient.invalidateQueries({ queryKey })));
     },
     onError: (error) => {
-      notifications.show({ color: "red", title: "Failed", message: (error as Error).message, autoClose: 8000 });
+      const forbidden = error instanceof ApiError && error.status === 403;
+      notifications.show({ color: "red", title: forbidden ? "Not allowed" : "Failed", message: explainError(error), autoClose: 8000 });
     },
   });
 }
