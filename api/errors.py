@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from api.headers import API_POLICY, COMMON
 from domain.errors import (  # noqa: F401 (routes import the errors from here)
     AppError,
     BadRequest,
@@ -73,5 +74,6 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        # Starlette answers these from its outermost middleware, outside SecurityHeaders: the headers go here.
         log.exception("unhandled error", exc_info=exc)
-        return _json(500, "internal error")
+        return _json(500, "internal error", dict(COMMON) | {"content-security-policy": API_POLICY})
