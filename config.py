@@ -47,6 +47,9 @@ class Settings(BaseSettings):
     webhook_timeout_seconds: float = 10.0
     incomplete_error_share: float = Field(
         0.2, ge=0, le=1, description="a scan whose errored checks exceed this share of its checks is incomplete")
+    portability_trusted_keys: str = Field(
+        "", description="comma-separated base64 Ed25519 public keys of other installations whose exported "
+                        "templates may be imported (this installation's own key is always trusted)")
     webhook_allowed_networks: str = Field(
         "", description="comma-separated addresses or CIDR blocks that webhooks may reach although internal")
 

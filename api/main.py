@@ -30,6 +30,7 @@ from api.routes import (
     reports,
     scans,
     scripts,
+    template_portability,
     templates,
     users,
 )
@@ -42,7 +43,7 @@ API_PREFIX = "/api/v1"
 RESOURCE_ROUTERS = [
     auth.router, users.router, orgs.router, enrollment.router, hosts.router, audit_log.router, templates.router,
     policies.router, scans.router, agents.router, exceptions.router, scripts.router, automation_workflows.router,
-    changes.router, remediations.router, monitoring.router, reports.router,
+    changes.router, remediations.router, monitoring.router, reports.router, template_portability.keys_router,
 ]
 
 

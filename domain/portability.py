@@ -24,8 +24,9 @@ def canonical_json(value: Any) -> str:
 
 
 def document_digest(document: dict[str, Any]) -> str:
-    """`sha256:<hex>` over the canonical form of everything in the document except the digest itself."""
-    body = {key: value for key, value in document.items() if key != "digest"}
+    """`sha256:<hex>` over the canonical form of everything in the document except the digest and the signature
+    (which covers the digest)."""
+    body = {key: value for key, value in document.items() if key not in ("digest", "signature")}
     return "sha256:" + hashlib.sha256(canonical_json(body).encode("utf-8")).hexdigest()
 
 
@@ -104,12 +105,19 @@ class PortableTemplate(_Strict):
     version: int = Field(ge=1)
 
 
+class PortableSignature(_Strict):
+    alg: Literal["Ed25519"]
+    key_id: str = Field(pattern=r"^[0-9a-f]{16}$")
+    value: str = Field(min_length=1, max_length=200)
+
+
 class PortableDocument(_Strict):
     format: Literal["compliance-template"]
     format_version: Literal[1]
     template: PortableTemplate
     checks: list[PortableCheck]
     digest: str = Field(pattern=r"^sha256:[0-9a-f]{64}$")
+    signature: PortableSignature | None = None
 
 
 def validate_document(document: Any) -> list[str]:

@@ -13,14 +13,31 @@ from api.deps import MANAGE, VIEW, CurrentUser, SessionDep, SettingsDep
 from api.errors import Conflict, Unprocessable
 from api.schemas.templates import TemplateImport, TemplateOut
 from api.template_access import load_template, template_checks, template_out
+from domain import signing
 from domain.portability import CHECK_FIELDS, TEMPLATE_FIELDS, build_document, validate_document
 from models import AutomationWorkflow, ComplianceCheck, ComplianceTemplate, Script
 
 router = APIRouter()
+keys_router = APIRouter(prefix="/compliance/portability", tags=["templates"])
+
+
+def trusted_keys(settings) -> list:
+    own = signing.installation_key(settings.jwt_secret).public_key()
+    return [own, *signing.parse_public_keys(settings.portability_trusted_keys)]
+
+
+@keys_router.get("/signing-key")
+async def signing_key(principal: CurrentUser, settings: SettingsDep) -> dict[str, str]:
+    """This installation's public key: what another installation lists in PORTABILITY_TRUSTED_KEYS to accept its
+    exported templates."""
+    public = signing.installation_key(settings.jwt_secret).public_key()
+    return {"alg": signing.ALGORITHM, "key_id": signing.key_id(public), "public_key": signing.encode_public_key(public)}
 
 
 @router.get("/{template_id}/export")
-async def export_template(template_id: uuid.UUID, principal: CurrentUser, session: SessionDep) -> dict[str, Any]:
+async def export_template(template_id: uuid.UUID, principal: CurrentUser, session: SessionDep,
+                          settings: SettingsDep) -> dict[str, Any]:
+    """The template's portability document, signed with this installation's key."""
     template = await load_template(session, principal, template_id, VIEW)
     checks = await template_checks(session, template.id)
     script_ids = {c.script_id for c in checks if c.script_id}
@@ -39,8 +56,9 @@ async def export_template(template_id: uuid.UUID, principal: CurrentUser, sessio
         values["workflow"] = {"name": workflow.name} if workflow else None
         return values
 
-    return build_document({field: getattr(template, field) for field in TEMPLATE_FIELDS},
-                          [plain_check(c) for c in checks])
+    document = build_document({field: getattr(template, field) for field in TEMPLATE_FIELDS},
+                              [plain_check(c) for c in checks])
+    return signing.sign(document, signing.installation_key(settings.jwt_secret))
 
 
 async def resolve_script(session, org_id: uuid.UUID, portable: dict[str, Any]) -> Script:
@@ -87,6 +105,8 @@ async def import_template(body: TemplateImport, principal: CurrentUser, session:
         raise Unprocessable(document_errors([f"checks: at most {settings.max_checks_per_template} checks"]))
     if problems := validate_document(document):
         raise Unprocessable(document_errors(problems))
+    if problem := signing.signature_problem(document, trusted_keys(settings)):
+        raise Unprocessable(document_errors([f"signature: {problem}"]))
     workflow_names = {c["workflow"]["name"] for c in document["checks"] if c["workflow"]}
     workflows = dict((await session.execute(
         select(AutomationWorkflow.name, AutomationWorkflow.id)

