@@ -338,6 +338,7 @@ def test_exception_reject_then_edit_and_revoke_an_active_one(page: Page, browser
     expect(table.get_by_role("row").filter(has_text=f"first request {marker}")).to_contain_text("Host web-00002")
 
     approver = browser.new_context(viewport={"width": 1440, "height": 900}, base_url=console_stack.url).new_page()
+    approver.on("dialog", lambda dialog: dialog.accept())
     sign_in(approver, console_stack.approver)
     open_tab(approver, "Exceptions")
     rows = approver.get_by_role("table", name="Exceptions").get_by_role("row")
@@ -348,24 +349,34 @@ def test_exception_reject_then_edit_and_revoke_an_active_one(page: Page, browser
     toast(approver, "Exception for 1.1.1.1 rejected")
     rows.filter(has_text=f"second request {marker}").get_by_role("button", name="Approve exception for 1.1.1.1").click()
     toast(approver, "Exception for 1.1.1.1 approved")
-    approver.context.close()
 
+    # Four-eyes also for edits: the creator may not reword an approved exception; another user may.
     page.reload()
     open_tab(page, "Exceptions")
     expect(table.get_by_role("row").filter(has_text=f"first request {marker}")).to_contain_text("rejected")
-    active = table.get_by_role("row").filter(has_text=f"second request {marker}")
-    expect(active).to_contain_text("active")
+    mine = table.get_by_role("row").filter(has_text=f"second request {marker}")
+    expect(mine).to_contain_text("active")
+    mine.get_by_role("button", name="Edit exception for 1.1.1.1").click()
+    page.get_by_role("dialog", name="Edit exception").get_by_label("Reason").fill(f"second request {marker}, reworded")
+    page.get_by_role("button", name="Save exception").click()
+    toast(page, re.compile("^Not allowed"))
+
+    approver.reload()
+    open_tab(approver, "Exceptions")
+    active = approver.get_by_role("table", name="Exceptions").get_by_role("row").filter(
+        has_text=f"second request {marker}")
     active.get_by_role("button", name="Edit exception for 1.1.1.1").click()
-    edit = page.get_by_role("dialog", name="Edit exception")
+    edit = approver.get_by_role("dialog", name="Edit exception")
     edit.get_by_label("Reason").fill(f"second request {marker}, until the kernel upgrade")
     edit.get_by_label("Expires at").fill("2031-06-30T12:00")
     edit.get_by_role("button", name="Save exception").click()
-    toast(page, "Exception for 1.1.1.1 updated")
+    toast(approver, "Exception for 1.1.1.1 updated")
     expect(active).to_contain_text("until the kernel upgrade")
     expect(active).to_contain_text("2031")
     active.get_by_role("button", name="Revoke exception for 1.1.1.1").click()
-    toast(page, "Exception for 1.1.1.1 revoked")
+    toast(approver, "Exception for 1.1.1.1 revoked")
     expect(active).to_contain_text("revoked")
+    approver.context.close()
 
 
 def test_a_user_whose_role_was_lowered_gets_a_clear_403(page: Page, console_stack: ConsoleStack):
@@ -385,5 +396,5 @@ def test_a_user_whose_role_was_lowered_gets_a_clear_403(page: Page, console_stac
 
     assert admin.post(f"/orgs/{console_stack.org_id}/members", json=member | {"role": "viewer"}).status_code == 201
     form.get_by_role("button", name="Request exception").click()
-    toast(page, "Your role in this organization does not allow this (missing permission compliance.manage).")
+    toast(page, "Not allowed: missing permission compliance.manage")
     expect(page.get_by_role("alert").filter(has_text="Not allowed")).to_be_visible()

@@ -50,7 +50,7 @@ describe("shouldRetry", () => {
 describe("explainError", () => {
   it("says plainly when the role does not allow an action", () => {
     expect(explainError(new ApiError(403, "missing permission compliance.manage"))).toBe(
-      "Your role in this organization does not allow this (missing permission compliance.manage).",
+      "Not allowed: missing permission compliance.manage",
     );
     expect(explainError(new ApiError(409, "a draft version of this template already exists"))).toBe(
       "a draft version of this template already exists",

@@ -30,11 +30,9 @@ export function describeDetail(body: unknown, status: number): string {
   return `The server answered ${status}`;
 }
 
-/** A sentence for a failure; a 403 says plainly that the role does not allow it. */
+/** A sentence for a failure; a 403 says plainly that the action is not allowed, and the API's reason. */
 export function explainError(error: unknown): string {
-  if (error instanceof ApiError && error.status === 403) {
-    return `Your role in this organization does not allow this (${error.message}).`;
-  }
+  if (error instanceof ApiError && error.status === 403) return `Not allowed: ${error.message}`;
   return error instanceof Error ? error.message : String(error);
 }
 
