@@ -165,7 +165,7 @@ def console_stack(pg_admin_url: str) -> Iterator[ConsoleStack]:
                    HOST_ONLINE_WINDOW_SECONDS="7200")
         processes.spawn("worker", [sys.executable, "worker.py"], env)
         processes.spawn("api", [sys.executable, "-m", "uvicorn", "api.main:app", "--host", "127.0.0.1", "--port",
-                                str(api_port), "--no-access-log"], env)
+                                str(api_port), "--no-access-log", "--timeout-graceful-shutdown", "3"], env)
         wait_for_port("127.0.0.1", api_port, timeout=60)
         wait_until(lambda: httpx.get(f"{url}/readyz").status_code == 200, 60, "API ready")
         stack = populate(url, f"http://127.0.0.1:{ui_port}", processes, env, logs)

@@ -36,7 +36,7 @@ def test_copy_edit_publish_then_new_version_of_a_template(page: Page, console_st
     expect(editor.get_by_role("button", name="Enable selected")).to_be_disabled()
     editor.get_by_role("checkbox", name=f"Select {rule_id}").evaluate("input => input.click()")
     editor.get_by_role("button", name="Enable selected").click()
-    toast(page, "1 checks enabled")
+    toast(page, "1 check enabled")
     editor.get_by_role("button", name="Add check").click()
     editor.get_by_label("Rule id").fill("LOCAL-1")
     editor.get_by_label("Check title").fill("Local banner is present")

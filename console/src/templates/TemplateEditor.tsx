@@ -71,7 +71,7 @@ export function TemplateEditor({ templateId, onClose, onSwitch }: { templateId: 
           body: { check_ids: [...selected], enabled },
         }),
       ),
-    success: (_t, enabled) => `${selected.size} checks ${enabled ? "enabled" : "disabled"}`,
+    success: (_t, enabled) => `${selected.size} ${selected.size === 1 ? "check" : "checks"} ${enabled ? "enabled" : "disabled"}`,
     invalidate,
     onSuccess: () => setSelected(new Set()),
   });
