@@ -19,7 +19,6 @@ type Exception = Schemas["ExceptionOut"];
 export function ApprovalsView() {
   const orgId = useOrgId();
   const { me, canManage } = useSession();
-  const hostName = useHostNames(orgId);
   const exceptions = useQuery({
     queryKey: ["approvals", "exceptions", orgId],
     queryFn: () =>
@@ -36,6 +35,7 @@ export function ApprovalsView() {
 
   const waitingExceptions = (exceptions.data?.items ?? []).filter((e) => e.created_by !== me.id);
   const waitingChanges = changes.data?.items ?? [];
+  const hostName = useHostNames(orgId, waitingChanges.map((c) => c.host_id));
 
   return (
     <Stack pt="md">

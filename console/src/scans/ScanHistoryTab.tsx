@@ -21,7 +21,6 @@ export function ScanHistoryTab() {
   const [page, setPage] = useState(1);
   const [pageSize, setPageSize] = useState(25);
   const [open, setOpen] = useState<string | null>(null);
-  const hostName = useHostNames(orgId);
   const policyName = usePolicyNames(orgId);
   const scans = useQuery({
     queryKey: ["scans", orgId, status, scanType, page, pageSize],
@@ -34,6 +33,8 @@ export function ScanHistoryTab() {
     placeholderData: keepPreviousData,
     refetchInterval: (query) => (query.state.data?.items.some((s) => s.status === "queued" || s.status === "running") ? 3000 : false),
   });
+
+  const hostName = useHostNames(orgId, scans.data?.items.map((s) => s.host_id));
 
   return (
     <Stack>
