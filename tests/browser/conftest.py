@@ -55,6 +55,7 @@ class ConsoleStack:
     viewer: Account
     host_ids: list[str] = field(default_factory=list)
     logs: Path = ROOT
+    db_url: str = ""
 
     def client(self, account: Account) -> httpx.Client:
         token = httpx.post(f"{self.url}/api/v1/auth/token",
@@ -169,6 +170,7 @@ def console_stack(pg_admin_url: str) -> Iterator[ConsoleStack]:
         wait_for_port("127.0.0.1", api_port, timeout=60)
         wait_until(lambda: httpx.get(f"{url}/readyz").status_code == 200, 60, "API ready")
         stack = populate(url, f"http://127.0.0.1:{ui_port}", processes, env, logs)
+        stack.db_url = db_url
         yield stack
     except BaseException:
         for log in sorted(logs.glob("*.log")):
@@ -252,3 +254,24 @@ def page(browser, console_stack):
     page = context.new_page()
     yield page
     context.close()
+
+
+@dataclass
+class LargeFleet:
+    org_id: str
+    hosts: int
+    days: int
+
+
+@pytest.fixture(scope="session")
+def large_fleet(console_stack: ConsoleStack) -> LargeFleet:
+    """An organization of 10,000 hosts with two weeks of daily scans, seeded set-based in SQL by the read-paths
+    benchmark's seeder (no agents: hosts, latest state and history rows); the operator is its viewer."""
+    from bench.read_paths import seed
+
+    hosts, days = 10_000, 14
+    org_id = str(seed(console_stack.db_url, {"Large Fleet": hosts}, checks=20, days=days)["Large Fleet"])
+    with console_stack.client(console_stack.admin) as admin:
+        added = admin.post(f"/orgs/{org_id}/members", json={"user_id": console_stack.operator.id, "role": "viewer"})
+        assert added.status_code == 201, added.text
+    return LargeFleet(org_id=org_id, hosts=hosts, days=days)
