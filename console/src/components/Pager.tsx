@@ -2,6 +2,12 @@ import { Group, Pagination, Select, Text } from "@mantine/core";
 
 export const PAGE_SIZES = ["10", "25", "50", "100"];
 
+/** "1 policy", "25 policies": `plural` is the English plural of a regular noun. */
+export function countLabel(total: number, plural: string): string {
+  if (total !== 1) return `${total} ${plural}`;
+  return `1 ${plural.endsWith("ies") ? `${plural.slice(0, -3)}y` : plural.replace(/s$/, "")}`;
+}
+
 export function pageCount(total: number, pageSize: number): number {
   return Math.max(1, Math.ceil(total / pageSize));
 }
@@ -29,7 +35,7 @@ export function Pager(props: {
           size="xs"
         />
         <Text size="sm" c="dimmed" mt="lg">
-          {total} {label}
+          {countLabel(total, label)}
         </Text>
       </Group>
       <Pagination

@@ -4,7 +4,7 @@ import userEvent from "@testing-library/user-event";
 import { MantineProvider } from "@mantine/core";
 import type { ReactNode } from "react";
 import { ListError } from "./ListError";
-import { Pager, pageCount } from "./Pager";
+import { countLabel, Pager, pageCount } from "./Pager";
 
 const wrap = (node: ReactNode) => render(<MantineProvider>{node}</MantineProvider>);
 
@@ -25,6 +25,11 @@ describe("Pager", () => {
     expect(screen.getByRole("textbox", { name: "Rows per page" })).toHaveValue("25");
     expect(screen.getByText("10000 hosts")).toBeInTheDocument();
     expect(screen.getByRole("button", { name: "Page 400" })).toBeInTheDocument();
+  });
+  it("counts in words", () => {
+    expect(countLabel(1, "policies")).toBe("1 policy");
+    expect(countLabel(1, "organization templates")).toBe("1 organization template");
+    expect(countLabel(0, "hosts")).toBe("0 hosts");
   });
   it("always has at least one page", () => {
     expect(pageCount(0, 10)).toBe(1);
