@@ -54,6 +54,9 @@ async def console_config(_: CurrentUser, settings: SettingsDep) -> ConsoleConfig
 class ConsoleAssets(StaticFiles):
     """Hashed build assets: cached for a year, with the console's security headers."""
 
+    async def check_config(self) -> None:
+        """No build yet: answer 404 for assets instead of failing the request."""
+
     async def get_response(self, path: str, scope: Scope) -> Response:
         response = await super().get_response(path, scope)
         response.headers.update(SECURITY_HEADERS)
@@ -75,6 +78,6 @@ def install_console(app: FastAPI, api_prefix: str = "/api/v1", dist: Path = CONS
 
     for path in ("/", "/login", "/compliance", "/compliance/{rest:path}"):
         app.add_api_route(path, page, methods=["GET"], include_in_schema=False)
-    if (dist / "assets").is_dir():
-        app.mount("/assets", ConsoleAssets(directory=dist / "assets"), name="console-assets")
+    # Mounted even before the first build, so a console built while the API runs is served without a restart.
+    app.mount("/assets", ConsoleAssets(directory=dist / "assets", check_dir=False), name="console-assets")
 

@@ -45,4 +45,5 @@ async def test_without_a_build_the_api_still_answers_and_the_console_says_so(tmp
     async with app_with(tmp_path / "missing") as client:
         page = await client.get("/compliance/dashboard")
         assert page.status_code == 503 and "console is not built" in page.text
+        assert (await client.get("/assets/app.js")).status_code == 404
         assert (await client.get("/api/v1/ping")).json() == {"pong": True}
