@@ -6,6 +6,7 @@ from __future__ import annotations
 import logging
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -204,27 +205,10 @@ async def get_or_404(session: AsyncSession, principal: Principal, model, object_
     return found
 
 
-def short_transaction(request: Request):
+@asynccontextmanager
+async def short_transaction(request: Request) -> AsyncIterator[AsyncSession]:
     """A transaction of its own, outside the request's session, for the two places that must not hold one for
     the whole request: the agent long poll (it waits for minutes) and streamed exports (they outlive the handler).
-    Use as `async with short_transaction(request) as session:`; it commits on success."""
-    return _Transaction(request.app.state.sessionmaker)
-
-
-class _Transaction:
-    def __init__(self, sessionmaker):
-        self._session = sessionmaker()
-
-    async def __aenter__(self) -> AsyncSession:
-        await self._session.__aenter__()
-        await self._session.begin()
-        return self._session
-
-    async def __aexit__(self, exc_type, exc, tb) -> None:
-        try:
-            if exc_type is None:
-                await self._session.commit()
-            else:
-                await self._session.rollback()
-        finally:
-            await self._session.__aexit__(exc_type, exc, tb)
+    Commits on success, rolls back on error."""
+    async with request.app.state.sessionmaker() as session, session.begin():
+        yield session
