@@ -54,8 +54,7 @@ async def _name_taken(session, org_id: uuid.UUID, name: str, exclude: uuid.UUID 
 async def list_workflows(principal: CurrentUser, session: SessionDep, page: Page, response: Response,
                          org_id: uuid.UUID | None = None):
     stmt = select(AutomationWorkflow).order_by(AutomationWorkflow.name, AutomationWorkflow.id)
-    if (scope := tenant_scope(principal, AutomationWorkflow.org_id, org_id)) is not None:
-        stmt = stmt.where(scope)
+    stmt = stmt.where(tenant_scope(principal, AutomationWorkflow.org_id, org_id))
     return await paginate(session, stmt, page, response)
 
 

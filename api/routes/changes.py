@@ -35,8 +35,7 @@ async def list_changes(
     status: ChangeStatus | None = None, host_id: uuid.UUID | None = None, org_id: uuid.UUID | None = None,
 ):
     stmt = select(ChangeRecord).order_by(ChangeRecord.created_at.desc(), ChangeRecord.id)
-    if (scope := tenant_scope(principal, ChangeRecord.org_id, org_id)) is not None:
-        stmt = stmt.where(scope)
+    stmt = stmt.where(tenant_scope(principal, ChangeRecord.org_id, org_id))
     if status is not None:
         stmt = stmt.where(ChangeRecord.status == status)
     if host_id is not None:

@@ -45,9 +45,7 @@ async def list_hosts(
     host_group_id: uuid.UUID | None = None,
 ) -> list[HostOut]:
     stmt = select(Host).order_by(Host.hostname, Host.id)
-    scope = tenant_scope(principal, Host.org_id, org_id)
-    if scope is not None:
-        stmt = stmt.where(scope)
+    stmt = stmt.where(tenant_scope(principal, Host.org_id, org_id))
     if search:
         pattern = f"%{escape_like(search.lower())}%"
         stmt = stmt.where(or_(func.lower(Host.hostname).like(pattern), Host.ip_address.like(pattern)))
@@ -82,9 +80,7 @@ async def list_groups(
     principal: CurrentUser, session: SessionDep, page: Page, response: Response, org_id: uuid.UUID | None = None
 ):
     stmt = select(HostGroup, member_count).order_by(HostGroup.name, HostGroup.id)
-    scope = tenant_scope(principal, HostGroup.org_id, org_id)
-    if scope is not None:
-        stmt = stmt.where(scope)
+    stmt = stmt.where(tenant_scope(principal, HostGroup.org_id, org_id))
     rows = await paginate(session, stmt, page, response, rows=True)
     return [group_out(g, c) for g, c in rows]
 

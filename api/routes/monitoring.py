@@ -39,8 +39,7 @@ router = APIRouter(tags=["monitoring"])
 def _scoped(stmt, principal, model, org_id: uuid.UUID | None, **filters):
     if org_id is not None and not principal.can_see(org_id):
         raise NotFound("organization")
-    if (scope := tenant_scope(principal, model.org_id, org_id)) is not None:
-        stmt = stmt.where(scope)
+    stmt = stmt.where(tenant_scope(principal, model.org_id, org_id))
     for name, value in filters.items():
         if value is not None:
             stmt = stmt.where(getattr(model, name) == value)

@@ -91,9 +91,7 @@ async def list_policies(
     org_id: uuid.UUID | None = None, os_type: OsType | None = None, enabled: bool | None = None,
 ):
     stmt = select(CompliancePolicy).order_by(CompliancePolicy.org_id, CompliancePolicy.os_type)
-    scope = tenant_scope(principal, CompliancePolicy.org_id, org_id)
-    if scope is not None:
-        stmt = stmt.where(scope)
+    stmt = stmt.where(tenant_scope(principal, CompliancePolicy.org_id, org_id))
     if os_type:
         stmt = stmt.where(CompliancePolicy.os_type == os_type)
     if enabled is not None:

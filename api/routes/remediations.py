@@ -52,8 +52,7 @@ async def list_remediations(
     status: str | None = None,
 ):
     stmt = select(Remediation).order_by(Remediation.created_at.desc(), Remediation.id)
-    if (scope := tenant_scope(principal, Remediation.org_id, org_id)) is not None:
-        stmt = stmt.where(scope)
+    stmt = stmt.where(tenant_scope(principal, Remediation.org_id, org_id))
     for column, value in ((Remediation.host_id, host_id), (Remediation.scan_id, scan_id),
                           (Remediation.status, status)):
         if value is not None:

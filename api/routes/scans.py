@@ -74,8 +74,7 @@ async def list_scans(
     policy_id: uuid.UUID | None = None, org_id: uuid.UUID | None = None,
 ):
     stmt = select(ComplianceScan).order_by(ComplianceScan.created_at.desc(), ComplianceScan.id)
-    if (scope := tenant_scope(principal, ComplianceScan.org_id, org_id)) is not None:
-        stmt = stmt.where(scope)
+    stmt = stmt.where(tenant_scope(principal, ComplianceScan.org_id, org_id))
     for column, value in ((ComplianceScan.status, status), (ComplianceScan.scan_type, scan_type),
                           (ComplianceScan.host_id, host_id), (ComplianceScan.policy_id, policy_id)):
         if value is not None:
