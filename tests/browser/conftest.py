@@ -131,7 +131,7 @@ def seed_database(url: str, admin_password: str) -> None:
     asyncio.run(run())
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def console_stack(pg_admin_url: str) -> Iterator[ConsoleStack]:
     if not Path(CHROMIUM).exists():
         pytest.skip(f"{CHROMIUM} is missing (make test installs Debian's chromium when it can)")
@@ -236,7 +236,7 @@ def populate(url: str, temporal_ui: str, processes: Processes, env: dict[str, st
                         host_ids=host_ids, logs=logs)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def browser(console_stack):
     from playwright.sync_api import sync_playwright
 
@@ -263,7 +263,7 @@ class LargeFleet:
     days: int
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def large_fleet(console_stack: ConsoleStack) -> LargeFleet:
     """An organization of 10,000 hosts with two weeks of daily scans, seeded set-based in SQL by the read-paths
     benchmark's seeder (no agents: hosts, latest state and history rows); the operator is its viewer."""
