@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+from fastapi.encoders import jsonable_encoder
 from pydantic import BaseModel
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,11 +14,12 @@ from models import AuditEntry
 
 
 def _plain(value: Any) -> Any:
+    """JSON-ready: pydantic models dumped, and datetimes and ids inside plain dicts and lists as strings."""
     if value is None:
         return None
     if isinstance(value, BaseModel):
         return value.model_dump(mode="json")
-    return value
+    return jsonable_encoder(value)
 
 
 def audit(

@@ -18,16 +18,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from api.errors import Forbidden, NotFound, Unauthorized
 from api.security import read_access_token, token_is_current
 from config import Settings
+from domain.permissions import APPROVE_CHANGES, MANAGE, ORG_ADMIN, ROLE_PERMISSIONS, VIEW  # noqa: F401 (re-exported)
 from models import Membership, User
 from orchestration.gateway import TemporalGateway
 
 log = logging.getLogger(__name__)
 
-VIEW = "compliance.view"
-MANAGE = "compliance.manage"
-DECIDE_CHANGES = "changes.decide"  # approve or reject a change record (never one's own: domain.remediation)
-ROLE_PERMISSIONS = {"viewer": {VIEW}, "operator": {VIEW, MANAGE, DECIDE_CHANGES},
-                    "admin": {VIEW, MANAGE, DECIDE_CHANGES, "org.admin"}}
 
 
 def get_settings_dep(request: Request) -> Settings:
@@ -111,7 +107,7 @@ class Principal:
     def has(self, org_id: uuid.UUID, permission: str) -> bool:
         if self.is_admin:
             return True
-        return permission in ROLE_PERMISSIONS.get(self.roles.get(org_id, ""), set())
+        return permission in ROLE_PERMISSIONS.get(self.roles.get(org_id, ""), frozenset())
 
     def require(self, org_id: uuid.UUID | None, permission: str, what: str = "resource") -> None:
         """Another organization's resource is reported as missing, so ids cannot be probed."""

@@ -26,6 +26,11 @@ class Alert(UUIDPk, Timestamps, Base):
     severity: Mapped[str] = mapped_column(String(16))
     message: Mapped[str] = mapped_column(Text)
     details: Mapped[dict] = mapped_column("metadata", default=dict)
+    incident_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("incidents.id", ondelete="SET NULL"), index=True
+    )
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
 class Incident(UUIDPk, Timestamps, Base):
@@ -37,6 +42,7 @@ class Incident(UUIDPk, Timestamps, Base):
         Index("ix_incidents_org_status", "org_id", "status"),
         Index("ix_incidents_org_created", "org_id", "created_at"),
         Index("ix_incidents_opened_by_scan_id", "opened_by_scan_id"),
+        Index("ix_incidents_host_policy", "host_id", "policy_id"),
     )
 
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
@@ -51,6 +57,11 @@ class Incident(UUIDPk, Timestamps, Base):
         ForeignKey("compliance_scans.id", ondelete="SET NULL")
     )
     resolved_at: Mapped[datetime | None]
+    resolved_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    resolution_note: Mapped[str | None] = mapped_column(Text)
+    acknowledged_at: Mapped[datetime | None]
+    acknowledged_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    assigned_to: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
 
 class Notification(UUIDPk, Timestamps, Base):

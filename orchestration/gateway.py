@@ -23,7 +23,7 @@ from temporalio.client import (
     ScheduleUpdate,
     ScheduleUpdateInput,
 )
-from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.common import TypedSearchAttributes, WorkflowIDConflictPolicy, WorkflowIDReusePolicy
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
@@ -222,6 +222,7 @@ class TemporalGateway:
                     task_queue=self.settings.temporal_task_queue,
                     id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
                     id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                    search_attributes=self._tagged(sa.org_attributes(event.org_id)),
                     static_summary=f"deliver {event.event_type} {event.event_id} to org {event.org_id} webhooks",
                 )
             except WorkflowAlreadyStartedError:
@@ -236,6 +237,7 @@ class TemporalGateway:
             action=ScheduleActionStartWorkflow(
                 ids.SCAN_CYCLE_WORKFLOW, CycleInput(agent_timeout_seconds=self.settings.agent_result_timeout_seconds),
                 id=ids.SCAN_CYCLE, task_queue=self.settings.temporal_task_queue,
+                typed_search_attributes=self._tagged(sa.cycle_attributes()) or TypedSearchAttributes.empty,
                 static_summary="Plan due hosts and start scan batches",
             ),
             spec=ScheduleSpec(intervals=[

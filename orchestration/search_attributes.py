@@ -1,4 +1,5 @@
-"""Typed search attributes that make scans and remediations findable in the Temporal Web UI."""
+"""Typed search attributes that make every workflow findable in the Temporal Web UI (OrgId wherever one
+organization is concerned)."""
 
 from temporalio.common import SearchAttributeKey, SearchAttributePair, TypedSearchAttributes
 
@@ -20,6 +21,15 @@ def scan_attributes(org_id: str, policy_id: str, scan_type: str, host_id: str | 
 
 def remediation_attributes(org_id: str, policy_id: str, host_id: str) -> TypedSearchAttributes:
     return scan_attributes(org_id, policy_id, "remediation", host_id)
+
+
+def org_attributes(org_id: str) -> TypedSearchAttributes:
+    return TypedSearchAttributes([SearchAttributePair(ORG_ID, org_id)])
+
+
+def cycle_attributes() -> TypedSearchAttributes:
+    """The scan cycle concerns every organization: it is found by its scan type."""
+    return TypedSearchAttributes([SearchAttributePair(SCAN_TYPE, "scheduled")])
 
 
 def exception_attributes(org_id: str, host_id: str | None) -> TypedSearchAttributes:

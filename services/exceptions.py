@@ -20,17 +20,19 @@ SELF_EXTENSION = "an exception's expiry must be extended by someone other than i
 SELF_REASON = "an approved exception's reason must be changed by someone other than its creator"
 REVOCABLE = ("pending_approval", "active")
 
-_creator, _approver = aliased(User), aliased(User)
+_creator, _approver, _rejecter = aliased(User), aliased(User), aliased(User)
 
 
 def with_names() -> Select:
-    """Each exception with the names a reader needs (host, group, creator, approver), in one query."""
+    """Each exception with the names a reader needs (host, group, creator, approver, rejecter), in one query."""
     return (
-        select(ComplianceException, Host.hostname, HostGroup.name, _creator.username, _approver.username)
+        select(ComplianceException, Host.hostname, HostGroup.name, _creator.username, _approver.username,
+               _rejecter.username)
         .outerjoin(Host, Host.id == ComplianceException.host_id)
         .outerjoin(HostGroup, HostGroup.id == ComplianceException.host_group_id)
         .outerjoin(_creator, _creator.id == ComplianceException.created_by)
         .outerjoin(_approver, _approver.id == ComplianceException.approved_by)
+        .outerjoin(_rejecter, _rejecter.id == ComplianceException.rejected_by)
     )
 
 
@@ -79,14 +81,16 @@ async def approve(session: AsyncSession, exception: ComplianceException, decider
     if exception.expires_at is not None and exception.expires_at <= now:
         raise Conflict("the exception's expiry has passed while it waited for approval; request a new one")
     exception.status, exception.approved_by, exception.approved_at = "active", decider, now
-    exception.decision_reason = reason
+    exception.decided_at, exception.decision_reason = now, reason
     await session.flush()
+    await rescore(session, [exception.id])
 
 
 async def reject(session: AsyncSession, exception: ComplianceException, decider: uuid.UUID,
-                 reason: str | None) -> None:
+                 reason: str | None, now: datetime) -> None:
     _require_decidable(exception, decider)
-    exception.status, exception.decision_reason = "rejected", reason
+    exception.status, exception.rejected_by, exception.decided_at = "rejected", decider, now
+    exception.decision_reason = reason
     await session.flush()
 
 
@@ -119,10 +123,12 @@ async def revoke(session: AsyncSession, exception: ComplianceException) -> bool:
     Returns whether an expiry timer was running for it."""
     if exception.status not in REVOCABLE:
         raise Conflict(f"the exception is already {exception.status}")
-    timer_running = exception.status == "active" and exception.expires_at is not None
+    was_active = exception.status == "active"
     exception.status = "revoked"
     await session.flush()
-    return timer_running
+    if was_active:
+        await rescore(session, [exception.id])
+    return was_active and exception.expires_at is not None
 
 SYSTEM_ACTOR = "exception-expiry"
 
@@ -161,6 +167,7 @@ async def expire_one(session: AsyncSession, exception_id: uuid.UUID, as_of: date
         {"id": exception_id, "as_of": as_of, "actor": SYSTEM_ACTOR, "via": "timer"},
     )
     if expired is not None:
+        await rescore(session, [exception_id])
         return ExpiryState(expired=True, status="expired", expires_at=None)
     row = (await session.execute(
         text("SELECT status, expires_at FROM compliance_exceptions WHERE id = :id"), {"id": exception_id}
@@ -171,9 +178,78 @@ async def expire_one(session: AsyncSession, exception_id: uuid.UUID, as_of: date
 
 
 async def expire_overdue(session: AsyncSession) -> int:
-    """Expire every active exception whose expiry passed, in one statement."""
+    """Expire every active exception whose expiry passed, in one statement, and rescore what they covered."""
     expired = (await session.scalars(
         text(_EXPIRE_AND_AUDIT.format(condition="expires_at <= now()")),
         {"actor": SYSTEM_ACTOR, "via": "scan_cycle"},
     )).all()
+    await rescore(session, [uuid.UUID(i) for i in expired])
     return len(expired)
+
+
+# The most specific live exception of the rule that covers the state's host (host, then group, then the whole
+# organization; the smallest id among equals): domain.exceptions.find_waiver, as SQL.
+_RESCORE_STATES = """
+WITH touched AS (
+    SELECT DISTINCT org_id, rule_id FROM compliance_exceptions WHERE id = ANY(:ids)
+),
+judged AS (
+    SELECT cs.host_id, cs.policy_id, cs.check_id, cs.exception_id AS was, (
+        SELECT e.id FROM compliance_exceptions e
+        WHERE e.org_id = cs.org_id AND e.rule_id = cs.rule_id AND e.status = 'active'
+          AND (e.expires_at IS NULL OR e.expires_at > now())
+          AND (e.host_id = cs.host_id
+               OR e.host_group_id IN (SELECT m.group_id FROM host_group_members m WHERE m.host_id = cs.host_id)
+               OR (e.host_id IS NULL AND e.host_group_id IS NULL))
+        ORDER BY CASE WHEN e.host_id IS NOT NULL THEN 0 WHEN e.host_group_id IS NOT NULL THEN 1 ELSE 2 END, e.id
+        LIMIT 1
+    ) AS waiver
+    FROM check_states cs
+    JOIN touched t ON t.org_id = cs.org_id AND t.rule_id = cs.rule_id
+    WHERE cs.status IN ('fail', 'waived')
+)
+UPDATE check_states cs
+SET status = CASE WHEN j.waiver IS NULL THEN 'fail' ELSE 'waived' END, exception_id = j.waiver
+FROM judged j
+WHERE cs.host_id = j.host_id AND cs.policy_id = j.policy_id AND cs.check_id = j.check_id
+  AND j.was IS DISTINCT FROM j.waiver
+RETURNING cs.host_id, cs.policy_id
+"""
+
+# Counts and score (domain.scoring.compute_score, rounded half away from zero) from the states just rewritten.
+_RESCORE_STATUS = """
+UPDATE host_policy_status h
+SET total = c.total, passed = c.passed, failed = c.failed, errors = c.errors, skipped = c.skipped,
+    waived = c.waived,
+    score = CASE WHEN c.total - c.skipped - c.errors - c.waived > 0
+                 THEN round(CAST(c.passed * 100 AS numeric) / (c.total - c.skipped - c.errors - c.waived), 2) END
+FROM (
+    SELECT cs.host_id, cs.policy_id, count(*) AS total,
+           count(*) FILTER (WHERE cs.status = 'pass') AS passed, count(*) FILTER (WHERE cs.status = 'fail') AS failed,
+           count(*) FILTER (WHERE cs.status = 'error') AS errors,
+           count(*) FILTER (WHERE cs.status = 'skip') AS skipped,
+           count(*) FILTER (WHERE cs.status = 'waived') AS waived
+    FROM check_states cs
+    JOIN unnest(CAST(:hosts AS uuid[]), CAST(:policies AS uuid[])) AS p(host_id, policy_id)
+      ON cs.host_id = p.host_id AND cs.policy_id = p.policy_id
+    GROUP BY cs.host_id, cs.policy_id
+) c
+WHERE h.host_id = c.host_id AND h.policy_id = c.policy_id
+"""
+
+
+async def rescore(session: AsyncSession, exception_ids: list[uuid.UUID]) -> int:
+    """After exceptions became active, were revoked or expired: re-judge the latest state of every check of their
+    rules in their organizations, and recount the current scores of the hosts whose states changed.
+
+    Set-based, in the transaction that changed the exceptions. Past scans keep the results they had; only the
+    latest state and the current score follow the exceptions. Returns how many host+policy scores were recounted.
+    """
+    if not exception_ids:
+        return 0
+    changed = (await session.execute(text(_RESCORE_STATES), {"ids": exception_ids})).all()
+    pairs = sorted(set(changed))
+    if pairs:
+        await session.execute(text(_RESCORE_STATUS), {"hosts": [h for h, _ in pairs],
+                                                      "policies": [p for _, p in pairs]})
+    return len(pairs)

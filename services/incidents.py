@@ -1,4 +1,5 @@
-"""Incidents, alerts and notifications raised by recorded scans (set-based over a micro-batch)."""
+"""Incidents, alerts and notifications: raised by recorded scans (set-based over a micro-batch), then worked by
+people (acknowledge, assign, comment, resolve)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import text
+from sqlalchemy import func, literal, select, text, update
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.alerts import (
@@ -19,6 +21,8 @@ from domain.alerts import (
     score_notification,
 )
 from domain.baselines import Regression, choose_baseline, detect_regression
+from domain.errors import Conflict, Unprocessable
+from models import Alert, Incident, Membership, User
 from orchestration.types import WebhookEvent
 from services.scan_recording import CheckInfo, ScoredScan
 
@@ -77,6 +81,7 @@ async def evaluate_scans(
     verdicts = await _judge(session, scored, checks)
     events = await _notify(session, verdicts) + await _alert(session, verdicts)
     await _incidents(session, verdicts)
+    await _correlate(session, verdicts)
     return events
 
 
@@ -183,6 +188,19 @@ async def _alert(session: AsyncSession, verdicts: list[ScanVerdict]) -> list[Web
     return [WebhookEvent("alert", str(i), str(org)) for i, org in inserted]
 
 
+async def _correlate(session: AsyncSession, verdicts: list[ScanVerdict]) -> None:
+    """Each new alert names the incident its scan opened or extended."""
+    scans = [v.scan.scan_id for v in verdicts if v.regression is not None]
+    if scans:
+        await session.execute(text("""
+            UPDATE alerts a SET incident_id = i.id, updated_at = now()
+            FROM incidents i
+            WHERE a.scan_id = ANY(:scans) AND a.incident_id IS NULL
+              AND i.host_id = a.host_id AND i.policy_id = a.policy_id
+              AND i.timeline @> jsonb_build_array(jsonb_build_object('scan_id', CAST(a.scan_id AS text)))
+        """), {"scans": scans})
+
+
 _SCAN_IN_TIMELINE = "i.timeline @> jsonb_build_array(jsonb_build_object('scan_id', CAST(n.scan_id AS text)))"
 
 
@@ -235,7 +253,76 @@ async def _incidents(session: AsyncSession, verdicts: list[ScanVerdict]) -> None
                  AS n(host_id, policy_id, scan_id, at, entry)
             WHERE i.host_id = n.host_id AND i.policy_id = n.policy_id AND i.status = 'open'
               AND NOT {_SCAN_IN_TIMELINE}
-              AND CAST(i.timeline -> -1 ->> 'at' AS timestamptz) <= n.at
+              AND NOT EXISTS (SELECT 1 FROM jsonb_array_elements(i.timeline) AS e
+                              WHERE e ->> 'scan_id' IS NOT NULL AND CAST(e ->> 'at' AS timestamptz) > n.at)
         """), {"host": [v.scan.host_id for v in clean], "policy": [v.scan.policy_id for v in clean],
                "scan": [v.scan.scan_id for v in clean], "at": [v.scan.completed_at for v in clean],
                "entry": [v.timeline_entry("resolved") for v in clean]})
+
+
+# People work incidents and alerts. Each action is one conditional UPDATE, so it cannot lose a timeline entry that
+# a scan recording appends at the same moment, and a person's entry carries no scan id (the recording's guards
+# look only at scan entries).
+
+def person_entry(event: str, actor: User, now: datetime, **details) -> dict:
+    return {"at": now.isoformat(), "event": event, "by": actor.username, "user_id": str(actor.id)} | {
+        key: value for key, value in details.items() if value is not None}
+
+
+async def _work(session: AsyncSession, incident: Incident, entry: dict, *, open_only: bool, **columns) -> None:
+    values = {"timeline": Incident.timeline.op("||")(func.jsonb_build_array(literal(entry, JSONB))),
+              "updated_at": func.now(), **columns}
+    stmt = update(Incident).where(Incident.id == incident.id)
+    if open_only:
+        stmt = stmt.where(Incident.status == "open")
+    done = await session.execute(stmt.values(**values).returning(Incident.id))
+    if done.first() is None:
+        raise Conflict("the incident is already resolved")
+    await session.refresh(incident)
+
+
+async def acknowledge_incident(session: AsyncSession, incident: Incident, actor: User, now: datetime) -> bool:
+    """Returns False when it was already acknowledged (nothing changes)."""
+    if incident.status != "open":
+        raise Conflict("the incident is already resolved")
+    if incident.acknowledged_at is not None:
+        return False
+    await _work(session, incident, person_entry("acknowledged", actor, now), open_only=True,
+                acknowledged_at=now, acknowledged_by=actor.id)
+    return True
+
+
+async def assign_incident(session: AsyncSession, incident: Incident, actor: User, assignee: uuid.UUID | None,
+                          now: datetime) -> None:
+    """Assign to a member of the incident's organization, or unassign (None)."""
+    name = None
+    if assignee is not None:
+        name = await session.scalar(
+            select(User.username).join(Membership, Membership.user_id == User.id)
+            .where(User.id == assignee, Membership.org_id == incident.org_id, User.is_active))
+        if name is None:
+            raise Unprocessable([{"loc": ["body", "user_id"], "type": "not_a_member",
+                                  "msg": "the assignee must be an active member of the incident's organization"}])
+    await _work(session, incident, person_entry("assigned", actor, now, assigned_to=name), open_only=True,
+                assigned_to=assignee)
+
+
+async def comment_on_incident(session: AsyncSession, incident: Incident, actor: User, comment: str,
+                              now: datetime) -> None:
+    await _work(session, incident, person_entry("comment", actor, now, comment=comment), open_only=False)
+
+
+async def resolve_incident(session: AsyncSession, incident: Incident, actor: User, note: str, now: datetime) -> None:
+    await _work(session, incident, person_entry("resolved", actor, now, note=note), open_only=True,
+                status="resolved", resolved_at=now, resolved_by=actor.id, resolution_note=note)
+
+
+async def acknowledge_alert(session: AsyncSession, alert: Alert, actor: User, now: datetime) -> bool:
+    """Returns False when it was already acknowledged (nothing changes)."""
+    done = await session.execute(
+        update(Alert).where(Alert.id == alert.id, Alert.acknowledged_at.is_(None))
+        .values(acknowledged_at=now, acknowledged_by=actor.id, updated_at=func.now()).returning(Alert.id))
+    if done.first() is None:
+        return False
+    await session.refresh(alert)
+    return True

@@ -13,6 +13,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.batching import effective_batch_size
+from domain.errors import BadRequest, NotFound
 from domain.scoring import DEFAULT_INCOMPLETE_ERROR_SHARE
 from domain.templates import TemplateVersion, resolve_template
 from models import CompliancePolicy, ComplianceScan, ComplianceTemplate, PolicyHostOverride
@@ -201,3 +202,60 @@ async def record_batch(session: AsyncSession, completed: list[uuid.UUID], timed_
     events = await incidents.evaluate_scans(session, scored, checks, now)
     remediations = await plan_scan_remediations(session, scored, checks, now)
     return RecordedBatch(scored, ended, events, remediations)
+
+
+@dataclass
+class ScanPair:
+    before: ComplianceScan
+    after: ComplianceScan
+
+
+async def scans_to_compare(session: AsyncSession, host_id: uuid.UUID, from_scan: uuid.UUID | None,
+                           to_scan: uuid.UUID | None) -> ScanPair:
+    """The two completed scans of a host to compare: as given, or by default its latest completed scan and the
+    completed scan of the same policy just before it."""
+    completed = select(ComplianceScan).where(ComplianceScan.host_id == host_id,
+                                             ComplianceScan.status == "completed")
+    newest_first = (ComplianceScan.completed_at.desc(), ComplianceScan.id.desc())
+    if to_scan is not None:
+        after = await _scan_of_host(session, host_id, to_scan)
+    else:
+        after = await session.scalar(completed.order_by(*newest_first).limit(1))
+        if after is None:
+            raise BadRequest("the host has no completed scan to compare")
+    if from_scan is not None:
+        before = await _scan_of_host(session, host_id, from_scan)
+    else:
+        before = await session.scalar(
+            completed.where(ComplianceScan.policy_id == after.policy_id, ComplianceScan.id != after.id,
+                            ComplianceScan.completed_at <= after.completed_at)
+            .order_by(*newest_first).limit(1))
+        if before is None:
+            raise BadRequest("the host has no earlier completed scan to compare with")
+    return ScanPair(before=before, after=after)
+
+
+async def _scan_of_host(session: AsyncSession, host_id: uuid.UUID, scan_id: uuid.UUID) -> ComplianceScan:
+    scan = await session.get(ComplianceScan, scan_id)
+    if scan is None or scan.host_id != host_id:
+        raise NotFound("scan")
+    if scan.status != "completed":
+        raise BadRequest(f"scan {scan_id} is {scan.status}; only completed scans can be compared")
+    return scan
+
+
+async def changed_checks(session: AsyncSession, pair: ScanPair) -> list[dict]:
+    """The checks whose status differs between the two scans, with both actual values, in the later scan's
+    template order. Checks are matched by rule id, so scans of two versions of a template compare; a check in only
+    one of the scans counts as changed."""
+    rows = await session.execute(text("""
+        SELECT coalesce(a.check_id, b.check_id) AS check_id, coalesce(a.rule_id, b.rule_id) AS rule_id,
+               c.title, c.severity, b.status AS from_status, a.status AS to_status,
+               b.actual AS from_actual, a.actual AS to_actual
+        FROM (SELECT * FROM scan_check_results WHERE scan_id = :after) a
+        FULL JOIN (SELECT * FROM scan_check_results WHERE scan_id = :before) b ON b.rule_id = a.rule_id
+        LEFT JOIN compliance_checks c ON c.id = coalesce(a.check_id, b.check_id)
+        WHERE a.status IS DISTINCT FROM b.status
+        ORDER BY a.position NULLS LAST, b.position, coalesce(a.rule_id, b.rule_id)
+    """), {"after": pair.after.id, "before": pair.before.id})
+    return [dict(row._mapping) for row in rows]

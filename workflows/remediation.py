@@ -112,6 +112,8 @@ class RemediationWorkflow:
                 AutomationInput(params.remediation_id, prepared.steps, prepared.agent_timeout_seconds),
                 id=ids.automation(params.remediation_id),
                 id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=(sa.remediation_attributes(params.org_id, params.policy_id, params.host_id)
+                                   if prepared.search_attributes else None),
                 static_summary=f"{len(prepared.steps)}-step automation of remediation {params.remediation_id}",
             )
             last = result.steps[-1] if result.steps else None

@@ -23,6 +23,7 @@ from api.security import (
 )
 from config import Settings
 from domain.passwords import password_problem
+from domain.permissions import permissions_of
 from models import AuditEntry, Membership, Organization, User
 
 router = APIRouter(prefix="/auth", tags=["auth"])
@@ -95,8 +96,11 @@ async def me(principal: CurrentUser, session: SessionDep) -> MeOut:
         .where(Membership.user_id == principal.id)
         .order_by(Organization.name)
     )
-    memberships = [MembershipOut(org_id=o, org_name=n, role=r) for o, n, r in rows]
-    return MeOut(**UserOut.model_validate(principal.user).model_dump(), memberships=memberships)
+    admin = principal.is_admin
+    memberships = [MembershipOut(org_id=o, org_name=n, role=r, permissions=permissions_of(r, admin))
+                   for o, n, r in rows]
+    return MeOut(**UserOut.model_validate(principal.user).model_dump(), memberships=memberships,
+                 permissions_everywhere=permissions_of(None, admin))
 
 
 @router.post("/password", response_model=TokenOut, responses=REFUSALS)

@@ -10,7 +10,7 @@ from sqlalchemy import select
 
 from api.audit import audit
 from api.deps import (
-    DECIDE_CHANGES,
+    APPROVE_CHANGES,
     VIEW,
     AfterCommitDep,
     CurrentUser,
@@ -52,7 +52,7 @@ async def _decide(session, principal: Principal, gateway, after_commit, change_i
                   reason: str | None) -> ChangeOut:
     """The decision is committed first; the workflow is signalled after. If the signal is lost, the decision
     stands and the scan cycle's safety net signals it again."""
-    change = await get_or_404(session, principal, ChangeRecord, change_id, DECIDE_CHANGES, "change", lock=True)
+    change = await get_or_404(session, principal, ChangeRecord, change_id, APPROVE_CHANGES, "change", lock=True)
     before = ChangeOut.model_validate(change)
     workflow_id = await decide_change(session, change, principal.id, status == "approved", reason, datetime.now(UTC))
     out = ChangeOut.model_validate(change)

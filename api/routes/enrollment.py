@@ -11,7 +11,18 @@ from fastapi import APIRouter, Response
 from sqlalchemy import select
 
 from api.audit import audit
-from api.deps import MANAGE, VIEW, CurrentUser, Page, Principal, SessionDep, SettingsDep, get_or_404, paginate
+from api.deps import (
+    MANAGE,
+    ORG_ADMIN,
+    VIEW,
+    CurrentUser,
+    Page,
+    Principal,
+    SessionDep,
+    SettingsDep,
+    get_or_404,
+    paginate,
+)
 from api.errors import Forbidden, NotFound
 from api.schemas.accounts import EnrollmentTokenCreate, EnrollmentTokenOut, EnrollmentTokenSummary
 from api.schemas.agents import AgentOut
@@ -99,7 +110,7 @@ async def list_agents(org_id: uuid.UUID, principal: CurrentUser, session: Sessio
 async def approve_agent(org_id: uuid.UUID, agent_id: uuid.UUID, principal: CurrentUser, session: SessionDep):
     """Hand the host over to this agent: its other agents are revoked. Organization administrators only."""
     agent, hostname = await org_agent(session, principal, org_id, agent_id, VIEW)
-    if not principal.has(org_id, "org.admin"):
+    if not principal.has(org_id, ORG_ADMIN):
         raise Forbidden("only an organization administrator may hand a host over to a new agent")
     revoked = await enrollment.approve(session, agent, datetime.now(UTC))
     out = agent_out(agent, hostname)

@@ -35,10 +35,10 @@ router = APIRouter(prefix="/compliance/exceptions", tags=["exceptions"])
 
 
 def exception_out(row) -> ExceptionOut:
-    exception, hostname, group_name, created_by_name, approved_by_name = row
+    exception, *names = row
     out = ExceptionOut.model_validate(exception)
-    out.hostname, out.host_group_name = hostname, group_name
-    out.created_by_name, out.approved_by_name = created_by_name, approved_by_name
+    (out.hostname, out.host_group_name, out.created_by_name, out.approved_by_name,
+     out.rejected_by_name) = names
     return out
 
 
@@ -107,7 +107,7 @@ async def reject_exception(exception_id: uuid.UUID, principal: CurrentUser, sess
                            body: ExceptionDecision | None = None):
     exception = await load(session, principal, exception_id)
     before = await read_one(session, exception.id)
-    await exceptions.reject(session, exception, principal.id, body.reason if body else None)
+    await exceptions.reject(session, exception, principal.id, body.reason if body else None, datetime.now(UTC))
     out = await read_one(session, exception.id)
     audit(session, principal, "exception.reject", "exception", exception.id, exception.org_id,
           before=before, after=out)

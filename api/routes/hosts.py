@@ -77,10 +77,13 @@ def group_out(group: HostGroup, count: int) -> HostGroupOut:
 
 @router.get("/host-groups", response_model=list[HostGroupOut])
 async def list_groups(
-    principal: CurrentUser, session: SessionDep, page: Page, response: Response, org_id: uuid.UUID | None = None
+    principal: CurrentUser, session: SessionDep, page: Page, response: Response, org_id: uuid.UUID | None = None,
+    search: Annotated[str | None, Query(max_length=255, description="part of the group's name")] = None,
 ):
     stmt = select(HostGroup, member_count).order_by(HostGroup.name, HostGroup.id)
     stmt = stmt.where(tenant_scope(principal, HostGroup.org_id, org_id))
+    if search:
+        stmt = stmt.where(func.lower(HostGroup.name).like(f"%{escape_like(search.lower())}%"))
     rows = await paginate(session, stmt, page, response, rows=True)
     return [group_out(g, c) for g, c in rows]
 

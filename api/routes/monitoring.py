@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Query, Response
 from sqlalchemy import select
 
 from api.audit import audit
@@ -15,13 +16,19 @@ from api.deps import (
     Page,
     SessionDep,
     SettingsDep,
+    get_or_404,
     paginate,
     tenant_scope,
 )
 from api.errors import NotFound
 from api.schemas.monitoring import (
     AlertOut,
+    AlertState,
+    IncidentAssign,
+    IncidentComment,
+    IncidentDetailOut,
     IncidentOut,
+    IncidentResolve,
     IncidentStatus,
     NotificationOut,
     Severity,
@@ -31,6 +38,7 @@ from api.schemas.monitoring import (
     WebhookUpdate,
 )
 from models import Alert, Incident, Notification, Organization, Webhook, WebhookDelivery
+from services import incidents
 from services.webhooks import check_url
 
 router = APIRouter(tags=["monitoring"])
@@ -50,31 +58,88 @@ def _scoped(stmt, principal, model, org_id: uuid.UUID | None, **filters):
 async def list_alerts(
     principal: CurrentUser, session: SessionDep, page: Page, response: Response,
     org_id: uuid.UUID | None = None, host_id: uuid.UUID | None = None, policy_id: uuid.UUID | None = None,
-    severity: Severity | None = None, alert_type: str | None = None,
+    severity: Severity | None = None, alert_type: str | None = None, incident_id: uuid.UUID | None = None,
+    state: AlertState | None = Query(None, description="open: not acknowledged yet"),
 ):
     stmt = _scoped(select(Alert), principal, Alert, org_id, host_id=host_id, policy_id=policy_id,
-                   severity=severity, alert_type=alert_type)
+                   severity=severity, alert_type=alert_type, incident_id=incident_id)
+    if state is not None:
+        stmt = stmt.where(Alert.acknowledged_at.is_(None) if state == "open" else Alert.acknowledged_at.is_not(None))
     return await paginate(session, stmt, page, response)
+
+
+@router.post("/alerts/{alert_id}/acknowledge", response_model=AlertOut)
+async def acknowledge_alert(alert_id: uuid.UUID, principal: CurrentUser, session: SessionDep):
+    alert = await get_or_404(session, principal, Alert, alert_id, MANAGE, "alert")
+    if await incidents.acknowledge_alert(session, alert, principal.user, datetime.now(UTC)):
+        audit(session, principal, "alert.acknowledge", "alert", alert.id, alert.org_id,
+              after={"acknowledged_at": alert.acknowledged_at})
+    return alert
 
 
 @router.get("/incidents", response_model=list[IncidentOut])
 async def list_incidents(
     principal: CurrentUser, session: SessionDep, page: Page, response: Response,
     org_id: uuid.UUID | None = None, status: IncidentStatus | None = None, host_id: uuid.UUID | None = None,
-    policy_id: uuid.UUID | None = None,
+    policy_id: uuid.UUID | None = None, assigned_to: uuid.UUID | None = None,
 ):
     stmt = _scoped(select(Incident), principal, Incident, org_id, status=status, host_id=host_id,
-                   policy_id=policy_id)
+                   policy_id=policy_id, assigned_to=assigned_to)
     return await paginate(session, stmt, page, response)
 
 
-@router.get("/incidents/{incident_id}", response_model=IncidentOut)
+async def incident_detail(session, incident: Incident) -> IncidentDetailOut:
+    alerts = await session.scalars(select(Alert).where(Alert.incident_id == incident.id)
+                                   .order_by(Alert.created_at.desc(), Alert.id))
+    return IncidentDetailOut(**IncidentOut.model_validate(incident).model_dump(),
+                             alerts=[AlertOut.model_validate(a) for a in alerts])
+
+
+@router.get("/incidents/{incident_id}", response_model=IncidentDetailOut)
 async def get_incident(incident_id: uuid.UUID, principal: CurrentUser, session: SessionDep):
-    incident = await session.get(Incident, incident_id)
-    if incident is None:
-        raise NotFound("incident")
-    principal.require(incident.org_id, VIEW, "incident")
-    return incident
+    return await incident_detail(session, await get_or_404(session, principal, Incident, incident_id, VIEW,
+                                                           "incident"))
+
+
+async def _worked(session, principal, incident: Incident, action: str, before: dict, after: dict):
+    audit(session, principal, f"incident.{action}", "incident", incident.id, incident.org_id, before=before,
+          after=after)
+    return await incident_detail(session, incident)
+
+
+@router.post("/incidents/{incident_id}/acknowledge", response_model=IncidentDetailOut)
+async def acknowledge_incident(incident_id: uuid.UUID, principal: CurrentUser, session: SessionDep):
+    incident = await get_or_404(session, principal, Incident, incident_id, MANAGE, "incident")
+    if not await incidents.acknowledge_incident(session, incident, principal.user, datetime.now(UTC)):
+        return await incident_detail(session, incident)
+    return await _worked(session, principal, incident, "acknowledge", {"acknowledged_at": None},
+                         {"acknowledged_at": incident.acknowledged_at})
+
+
+@router.post("/incidents/{incident_id}/assign", response_model=IncidentDetailOut)
+async def assign_incident(incident_id: uuid.UUID, body: IncidentAssign, principal: CurrentUser,
+                          session: SessionDep):
+    incident = await get_or_404(session, principal, Incident, incident_id, MANAGE, "incident")
+    before = {"assigned_to": incident.assigned_to}
+    await incidents.assign_incident(session, incident, principal.user, body.user_id, datetime.now(UTC))
+    return await _worked(session, principal, incident, "assign", before, {"assigned_to": incident.assigned_to})
+
+
+@router.post("/incidents/{incident_id}/comments", response_model=IncidentDetailOut, status_code=201)
+async def comment_on_incident(incident_id: uuid.UUID, body: IncidentComment, principal: CurrentUser,
+                              session: SessionDep):
+    incident = await get_or_404(session, principal, Incident, incident_id, MANAGE, "incident")
+    await incidents.comment_on_incident(session, incident, principal.user, body.comment, datetime.now(UTC))
+    return await _worked(session, principal, incident, "comment", {}, {"comment": body.comment})
+
+
+@router.post("/incidents/{incident_id}/resolve", response_model=IncidentDetailOut)
+async def resolve_incident(incident_id: uuid.UUID, body: IncidentResolve, principal: CurrentUser,
+                           session: SessionDep):
+    incident = await get_or_404(session, principal, Incident, incident_id, MANAGE, "incident")
+    await incidents.resolve_incident(session, incident, principal.user, body.note, datetime.now(UTC))
+    return await _worked(session, principal, incident, "resolve", {"status": "open"},
+                         {"status": "resolved", "resolution_note": body.note})
 
 
 @router.get("/notifications", response_model=list[NotificationOut])

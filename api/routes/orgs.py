@@ -10,6 +10,7 @@ from sqlalchemy import select
 from api.audit import audit
 from api.deps import (
     MANAGE,
+    ORG_ADMIN,
     VIEW,
     CurrentUser,
     Page,
@@ -32,7 +33,7 @@ router = APIRouter(prefix="/orgs", tags=["organizations"])
 
 def require_org_admin(principal, org_id: uuid.UUID) -> None:
     principal.require(org_id, VIEW, "organization")
-    if not principal.has(org_id, "org.admin"):
+    if not principal.has(org_id, ORG_ADMIN):
         raise Forbidden("organization administrators only")
 
 
@@ -78,7 +79,7 @@ async def update_org(org_id: uuid.UUID, body: OrgUpdate, principal: CurrentUser,
     before = OrgOut.model_validate(org)
     changes = body.model_dump(exclude_unset=True, exclude_none=True)
     if "name" in changes and changes["name"] != org.name:
-        if not principal.has(org_id, "org.admin"):
+        if not principal.has(org_id, ORG_ADMIN):
             raise Forbidden("only an organization administrator may rename it")
         if await session.scalar(select(Organization.id).where(Organization.name == changes["name"])):
             raise Conflict("an organization with this name exists")

@@ -108,7 +108,9 @@ async def create_policy(body: PolicyCreate, principal: CurrentUser, session: Ses
         CompliancePolicy.org_id == body.org_id, CompliancePolicy.os_type == body.os_type,
     )):
         raise Conflict(f"the organization already has a {body.os_type} policy")
-    policy = CompliancePolicy(**body.model_dump())
+    # The template's Scan Interval is the default scan frequency of the policies that use it.
+    interval = body.scan_interval_hours or template.scan_interval_hours
+    policy = CompliancePolicy(**body.model_dump(exclude={"scan_interval_hours"}), scan_interval_hours=interval)
     session.add(policy)
     await session.flush()
     out = await policy_out(session, policy)

@@ -26,9 +26,12 @@ from api.deps import (
 from api.errors import BadRequest, NotFound
 from api.schemas.scans import (
     CheckResultOut,
+    CurrentCompliance,
+    HostDiffOut,
     HostPolicyComplianceOut,
     ScanDetailOut,
     ScanOut,
+    ScanRef,
     ScanRequest,
     ScanStatus,
     ScanType,
@@ -36,7 +39,7 @@ from api.schemas.scans import (
 from models import ComplianceCheck, CompliancePolicy, ComplianceScan, Host, HostPolicyStatus, ScanCheckResult
 from orchestration.gateway import SingleScan
 from services.remediation import scan_remediations
-from services.scans import host_template, open_single_scan
+from services.scans import changed_checks, host_template, open_single_scan, scans_to_compare
 
 router = APIRouter(prefix="/compliance", tags=["scans"])
 
@@ -84,7 +87,8 @@ async def list_scans(
 
 async def scan_results(session, scan: ComplianceScan) -> list[CheckResultOut]:
     rows = await session.execute(
-        select(ScanCheckResult, ComplianceCheck.title, ComplianceCheck.severity, ComplianceCheck.remediation_type)
+        select(ScanCheckResult, ComplianceCheck.title, ComplianceCheck.severity, ComplianceCheck.remediation_type,
+               ComplianceCheck.remediation_instructions)
         .join(ComplianceCheck, ComplianceCheck.id == ScanCheckResult.check_id)
         .where(ScanCheckResult.scan_id == scan.id)
         .order_by(ComplianceCheck.position, ScanCheckResult.rule_id)
@@ -93,8 +97,9 @@ async def scan_results(session, scan: ComplianceScan) -> list[CheckResultOut]:
     return [
         CheckResultOut(check_id=r.check_id, rule_id=r.rule_id, title=title, severity=severity, status=r.status,
                        actual=r.actual, remediation_type=rtype, exception_id=r.exception_id,
-                       remediation=remediations.get(str(r.check_id)))
-        for r, title, severity, rtype in rows
+                       remediation=remediations.get(str(r.check_id)),
+                       remediation_instructions=instructions if rtype == "manual" else None)
+        for r, title, severity, rtype, instructions in rows
     ]
 
 
@@ -109,14 +114,31 @@ async def host_compliance(host_id: uuid.UUID, principal: CurrentUser, session: S
     host = await get_or_404(session, principal, Host, host_id, VIEW, "host")
     policies = await session.scalars(select(CompliancePolicy).where(
         CompliancePolicy.org_id == host.org_id, CompliancePolicy.os_type == host.os_type))
-    latest = dict((await session.execute(
-        select(HostPolicyStatus.policy_id, ComplianceScan)
+    latest = {status.policy_id: (status, scan) for status, scan in (await session.execute(
+        select(HostPolicyStatus, ComplianceScan)
         .join(ComplianceScan, ComplianceScan.id == HostPolicyStatus.scan_id)
         .where(HostPolicyStatus.host_id == host.id)
-    )).all())
-    return [HostPolicyComplianceOut(policy_id=p.id, os_type=p.os_type,
-                                    scan=ScanOut.model_validate(latest[p.id]) if p.id in latest else None)
-            for p in policies]
+    )).all()}
+    out = []
+    for policy in policies:
+        status, scan = latest.get(policy.id, (None, None))
+        out.append(HostPolicyComplianceOut(
+            policy_id=policy.id, os_type=policy.os_type, scan=ScanOut.model_validate(scan) if scan else None,
+            current=CurrentCompliance.model_validate(status) if status else None))
+    return out
+
+
+@router.get("/hosts/{host_id}/diff", response_model=HostDiffOut)
+async def host_diff(
+    host_id: uuid.UUID, principal: CurrentUser, session: SessionDep,
+    from_scan: Annotated[uuid.UUID | None, Query(description="default: the scan before to_scan")] = None,
+    to_scan: Annotated[uuid.UUID | None, Query(description="default: the host's latest completed scan")] = None,
+):
+    """What changed on the host between two completed scans: the checks whose status differs."""
+    host = await get_or_404(session, principal, Host, host_id, VIEW, "host")
+    pair = await scans_to_compare(session, host.id, from_scan, to_scan)
+    return HostDiffOut(host_id=host.id, from_scan=ScanRef.model_validate(pair.before),
+                       to_scan=ScanRef.model_validate(pair.after), changes=await changed_checks(session, pair))
 
 
 @router.get("/hosts/{host_id}/history", response_model=list[ScanOut])

@@ -24,6 +24,8 @@ class MembershipOut(ResponseModel):
     org_id: uuid.UUID
     org_name: str
     role: Role
+    permissions: list[str] = Field(description="what the caller may do in this organization: compliance.view, "
+                                               "compliance.manage, changes.approve, org.admin")
 
 
 class UserCreate(RequestModel):
@@ -49,6 +51,8 @@ class UserOut(ResponseModel):
 
 class MeOut(UserOut):
     memberships: list[MembershipOut]
+    permissions_everywhere: list[str] = Field(
+        default_factory=list, description="permissions held in every organization (platform administrators)")
 
 
 class OrgCreate(RequestModel):

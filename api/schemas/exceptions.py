@@ -70,10 +70,13 @@ class ExceptionOut(ResponseModel):
     created_by: uuid.UUID | None
     approved_by: uuid.UUID | None
     approved_at: datetime | None
+    rejected_by: uuid.UUID | None = None
+    decided_at: datetime | None = Field(None, description="when the exception was approved or rejected")
     decision_reason: str | None
     hostname: str | None = None
     host_group_name: str | None = None
     created_by_name: str | None = None
     approved_by_name: str | None = None
+    rejected_by_name: str | None = None
     created_at: datetime
     updated_at: datetime

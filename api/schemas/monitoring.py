@@ -12,6 +12,7 @@ from pydantic import Field, field_validator
 from api.schemas.common import RequestModel, ResponseModel
 
 IncidentStatus = Literal["open", "resolved"]
+AlertState = Literal["open", "acknowledged"]
 Severity = Literal["critical", "warning"]
 
 
@@ -71,6 +72,9 @@ class AlertOut(ResponseModel):
     severity: str
     message: str
     metadata: dict = Field(validation_alias="details")
+    incident_id: uuid.UUID | None = Field(None, description="the incident this alert was correlated into")
+    acknowledged_at: datetime | None = None
+    acknowledged_by: uuid.UUID | None = None
     created_at: datetime
 
 
@@ -86,8 +90,29 @@ class IncidentOut(ResponseModel):
     opened_by_scan_id: uuid.UUID
     resolved_by_scan_id: uuid.UUID | None
     resolved_at: datetime | None
+    resolved_by: uuid.UUID | None = Field(None, description="the person who resolved it, when not a clean scan")
+    resolution_note: str | None = None
+    acknowledged_at: datetime | None = None
+    acknowledged_by: uuid.UUID | None = None
+    assigned_to: uuid.UUID | None = None
     created_at: datetime
     updated_at: datetime
+
+
+class IncidentDetailOut(IncidentOut):
+    alerts: list[AlertOut] = Field(description="the alerts correlated into this incident, newest first")
+
+
+class IncidentAssign(RequestModel):
+    user_id: uuid.UUID | None = Field(description="a member of the incident's organization; null unassigns")
+
+
+class IncidentComment(RequestModel):
+    comment: str = Field(min_length=1, max_length=4000)
+
+
+class IncidentResolve(RequestModel):
+    note: str = Field(min_length=1, max_length=4000, description="what was done, for the incident's record")
 
 
 class NotificationOut(ResponseModel):

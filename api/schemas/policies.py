@@ -21,7 +21,8 @@ class PolicyCreate(RequestModel):
     template_id: uuid.UUID
     name: str | None = Field(None, min_length=1, max_length=200)
     pinned_template_version: int | None = Field(None, ge=1)
-    scan_interval_hours: int = Field(24, ge=1, le=8760)
+    scan_interval_hours: int | None = Field(
+        None, ge=1, le=8760, description="hours between scheduled scans; the template's Scan Interval when omitted")
     batch_size: int = Field(100, ge=1, le=10_000)
     approval_mode: ApprovalMode = "auto"
     auto_remediate_critical: bool = False

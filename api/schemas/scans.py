@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import computed_field
+from pydantic import Field, computed_field
 
 from api.schemas.common import RequestModel, ResponseModel
 from domain.scoring import INCOMPLETE, coverage
@@ -29,6 +29,8 @@ class CheckResultOut(ResponseModel):
     remediation_type: str
     exception_id: uuid.UUID | None
     remediation: dict | None = None
+    remediation_instructions: str | None = Field(
+        None, description="what a person does to fix the check, for checks with remediation_type manual")
 
 
 class ScanOut(ResponseModel):
@@ -69,7 +71,48 @@ class ScanDetailOut(ScanOut):
     results: list[CheckResultOut] = []
 
 
+class CurrentCompliance(ResponseModel):
+    """The host's state under the policy now: its latest scan's outcomes with today's exceptions applied."""
+
+    score: float | None
+    total: int
+    passed: int
+    failed: int
+    errors: int
+    skipped: int
+    waived: int
+    incomplete: bool
+
+
 class HostPolicyComplianceOut(ResponseModel):
     policy_id: uuid.UUID
     os_type: str
-    scan: ScanOut | None
+    scan: ScanOut | None = Field(description="the latest completed scan, with the results it had then")
+    current: CurrentCompliance | None = None
+
+
+class ScanRef(ResponseModel):
+    id: uuid.UUID
+    policy_id: uuid.UUID
+    template_id: uuid.UUID
+    template_version: int
+    score: float | None
+    completed_at: datetime | None
+
+
+class ChangedCheck(ResponseModel):
+    check_id: uuid.UUID
+    rule_id: str
+    title: str | None
+    severity: str | None
+    from_status: str | None = Field(description="null: the check was not in the earlier scan")
+    to_status: str | None = Field(description="null: the check is no longer in the later scan")
+    from_actual: str | None
+    to_actual: str | None
+
+
+class HostDiffOut(ResponseModel):
+    host_id: uuid.UUID
+    from_scan: ScanRef
+    to_scan: ScanRef
+    changes: list[ChangedCheck]

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { canManageRole } from "./auth/session";
+import { APPROVE_CHANGES, MANAGE, holds } from "./auth/session";
 import { canApplyFix } from "./scans/ScanDetailModal";
 import { parseRule } from "./templates/CheckForm";
 import { scopeName } from "./exceptions/ExceptionsTab";
@@ -20,11 +20,14 @@ const result = (overrides: Partial<Schemas["CheckResultOut"]>): Schemas["CheckRe
 });
 
 describe("what the console lets a user do", () => {
-  it("lets operators and admins change things, viewers only look", () => {
-    expect(canManageRole("viewer", false)).toBe(false);
-    expect(canManageRole("operator", false)).toBe(true);
-    expect(canManageRole("admin", false)).toBe(true);
-    expect(canManageRole(undefined, true)).toBe(true);
+  it("lets the user do what their permissions in the organization name, and nothing without one", () => {
+    const viewer = { id: "o", name: "O", role: "viewer" as const, permissions: ["compliance.view"] };
+    const operator = { ...viewer, role: "operator" as const, permissions: ["compliance.view", MANAGE, APPROVE_CHANGES] };
+    expect(holds(viewer, MANAGE)).toBe(false);
+    expect(holds(viewer, APPROVE_CHANGES)).toBe(false);
+    expect(holds(operator, MANAGE)).toBe(true);
+    expect(holds(operator, APPROVE_CHANGES)).toBe(true);
+    expect(holds(null, MANAGE)).toBe(false);
   });
   it("offers Apply Fix only on failed checks with a script or workflow and no fix in flight", () => {
     expect(canApplyFix(result({}))).toBe(true);

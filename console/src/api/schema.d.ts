@@ -89,6 +89,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/alerts/{alert_id}/acknowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Acknowledge Alert */
+        post: operations["acknowledge_alert_api_v1_alerts__alert_id__acknowledge_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit-log": {
         parameters: {
             query?: never;
@@ -391,6 +408,26 @@ export interface paths {
         };
         /** Host Compliance */
         get: operations["host_compliance_api_v1_compliance_hosts__host_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/compliance/hosts/{host_id}/diff": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Host Diff
+         * @description What changed on the host between two completed scans: the checks whose status differs.
+         */
+        get: operations["host_diff_api_v1_compliance_hosts__host_id__diff_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1010,6 +1047,74 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/incidents/{incident_id}/acknowledge": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Acknowledge Incident */
+        post: operations["acknowledge_incident_api_v1_incidents__incident_id__acknowledge_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incidents/{incident_id}/assign": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Assign Incident */
+        post: operations["assign_incident_api_v1_incidents__incident_id__assign_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incidents/{incident_id}/comments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Comment On Incident */
+        post: operations["comment_on_incident_api_v1_incidents__incident_id__comments_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/incidents/{incident_id}/resolve": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Resolve Incident */
+        post: operations["resolve_incident_api_v1_incidents__incident_id__resolve_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/notifications": {
         parameters: {
             query?: never;
@@ -1427,6 +1532,10 @@ export interface components {
         };
         /** AlertOut */
         AlertOut: {
+            /** Acknowledged At */
+            acknowledged_at?: string | null;
+            /** Acknowledged By */
+            acknowledged_by?: string | null;
             /** Alert Type */
             alert_type: string;
             /**
@@ -1444,6 +1553,11 @@ export interface components {
              * Format: uuid
              */
             id: string;
+            /**
+             * Incident Id
+             * @description the incident this alert was correlated into
+             */
+            incident_id?: string | null;
             /** Message */
             message: string;
             /** Metadata */
@@ -1650,6 +1764,34 @@ export interface components {
              */
             updated_at: string;
         };
+        /** ChangedCheck */
+        ChangedCheck: {
+            /**
+             * Check Id
+             * Format: uuid
+             */
+            check_id: string;
+            /** From Actual */
+            from_actual: string | null;
+            /**
+             * From Status
+             * @description null: the check was not in the earlier scan
+             */
+            from_status: string | null;
+            /** Rule Id */
+            rule_id: string;
+            /** Severity */
+            severity: string | null;
+            /** Title */
+            title: string | null;
+            /** To Actual */
+            to_actual: string | null;
+            /**
+             * To Status
+             * @description null: the check is no longer in the later scan
+             */
+            to_status: string | null;
+        };
         /** CheckCreate */
         CheckCreate: {
             /** Description */
@@ -1758,6 +1900,11 @@ export interface components {
             remediation?: {
                 [key: string]: unknown;
             } | null;
+            /**
+             * Remediation Instructions
+             * @description what a person does to fix the check, for checks with remediation_type manual
+             */
+            remediation_instructions?: string | null;
             /** Remediation Type */
             remediation_type: string;
             /** Rule Id */
@@ -1809,6 +1956,28 @@ export interface components {
             namespace: string;
             /** Temporal Ui Url */
             temporal_ui_url: string;
+        };
+        /**
+         * CurrentCompliance
+         * @description The host's state under the policy now: its latest scan's outcomes with today's exceptions applied.
+         */
+        CurrentCompliance: {
+            /** Errors */
+            errors: number;
+            /** Failed */
+            failed: number;
+            /** Incomplete */
+            incomplete: boolean;
+            /** Passed */
+            passed: number;
+            /** Score */
+            score: number | null;
+            /** Skipped */
+            skipped: number;
+            /** Total */
+            total: number;
+            /** Waived */
+            waived: number;
         };
         /** DashboardOut */
         DashboardOut: {
@@ -1989,6 +2158,11 @@ export interface components {
             created_by: string | null;
             /** Created By Name */
             created_by_name?: string | null;
+            /**
+             * Decided At
+             * @description when the exception was approved or rejected
+             */
+            decided_at?: string | null;
             /** Decision Reason */
             decision_reason: string | null;
             /** Expires At */
@@ -2013,6 +2187,10 @@ export interface components {
             org_id: string;
             /** Reason */
             reason: string;
+            /** Rejected By */
+            rejected_by?: string | null;
+            /** Rejected By Name */
+            rejected_by_name?: string | null;
             /** Rule Id */
             rule_id: string;
             /**
@@ -2105,6 +2283,18 @@ export interface components {
             /** Last Seen */
             last_seen: unknown;
         };
+        /** HostDiffOut */
+        HostDiffOut: {
+            /** Changes */
+            changes: components["schemas"]["ChangedCheck"][];
+            from_scan: components["schemas"]["ScanRef"];
+            /**
+             * Host Id
+             * Format: uuid
+             */
+            host_id: string;
+            to_scan: components["schemas"]["ScanRef"];
+        };
         /** HostGroupCreate */
         HostGroupCreate: {
             /** Description */
@@ -2184,6 +2374,7 @@ export interface components {
         };
         /** HostPolicyComplianceOut */
         HostPolicyComplianceOut: {
+            current?: components["schemas"]["CurrentCompliance"] | null;
             /** Os Type */
             os_type: string;
             /**
@@ -2191,6 +2382,7 @@ export interface components {
              * Format: uuid
              */
             policy_id: string;
+            /** @description the latest completed scan, with the results it had then */
             scan: components["schemas"]["ScanOut"] | null;
         };
         /** HostScore */
@@ -2221,8 +2413,32 @@ export interface components {
             /** Score */
             score: number | null;
         };
-        /** IncidentOut */
-        IncidentOut: {
+        /** IncidentAssign */
+        IncidentAssign: {
+            /**
+             * User Id
+             * @description a member of the incident's organization; null unassigns
+             */
+            user_id: string | null;
+        };
+        /** IncidentComment */
+        IncidentComment: {
+            /** Comment */
+            comment: string;
+        };
+        /** IncidentDetailOut */
+        IncidentDetailOut: {
+            /** Acknowledged At */
+            acknowledged_at?: string | null;
+            /** Acknowledged By */
+            acknowledged_by?: string | null;
+            /**
+             * Alerts
+             * @description the alerts correlated into this incident, newest first
+             */
+            alerts: components["schemas"]["AlertOut"][];
+            /** Assigned To */
+            assigned_to?: string | null;
             /**
              * Created At
              * Format: date-time
@@ -2253,8 +2469,15 @@ export interface components {
              * Format: uuid
              */
             policy_id: string;
+            /** Resolution Note */
+            resolution_note?: string | null;
             /** Resolved At */
             resolved_at: string | null;
+            /**
+             * Resolved By
+             * @description the person who resolved it, when not a clean scan
+             */
+            resolved_by?: string | null;
             /** Resolved By Scan Id */
             resolved_by_scan_id: string | null;
             /** Severity */
@@ -2275,6 +2498,82 @@ export interface components {
              * Format: date-time
              */
             updated_at: string;
+        };
+        /** IncidentOut */
+        IncidentOut: {
+            /** Acknowledged At */
+            acknowledged_at?: string | null;
+            /** Acknowledged By */
+            acknowledged_by?: string | null;
+            /** Assigned To */
+            assigned_to?: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Host Id
+             * Format: uuid
+             */
+            host_id: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Opened By Scan Id
+             * Format: uuid
+             */
+            opened_by_scan_id: string;
+            /**
+             * Org Id
+             * Format: uuid
+             */
+            org_id: string;
+            /**
+             * Policy Id
+             * Format: uuid
+             */
+            policy_id: string;
+            /** Resolution Note */
+            resolution_note?: string | null;
+            /** Resolved At */
+            resolved_at: string | null;
+            /**
+             * Resolved By
+             * @description the person who resolved it, when not a clean scan
+             */
+            resolved_by?: string | null;
+            /** Resolved By Scan Id */
+            resolved_by_scan_id: string | null;
+            /** Severity */
+            severity: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "open" | "resolved";
+            /** Timeline */
+            timeline: {
+                [key: string]: unknown;
+            }[];
+            /** Title */
+            title: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** IncidentResolve */
+        IncidentResolve: {
+            /**
+             * Note
+             * @description what was done, for the incident's record
+             */
+            note: string;
         };
         /** JobOut */
         JobOut: {
@@ -2313,6 +2612,11 @@ export interface components {
             is_admin: boolean;
             /** Memberships */
             memberships: components["schemas"]["MembershipOut"][];
+            /**
+             * Permissions Everywhere
+             * @description permissions held in every organization (platform administrators)
+             */
+            permissions_everywhere?: string[];
             /** Username */
             username: string;
         };
@@ -2356,6 +2660,11 @@ export interface components {
             org_id: string;
             /** Org Name */
             org_name: string;
+            /**
+             * Permissions
+             * @description what the caller may do in this organization: compliance.view, compliance.manage, changes.approve, org.admin
+             */
+            permissions: string[];
             /**
              * Role
              * @enum {string}
@@ -2533,9 +2842,9 @@ export interface components {
             pinned_template_version?: number | null;
             /**
              * Scan Interval Hours
-             * @default 24
+             * @description hours between scheduled scans; the template's Scan Interval when omitted
              */
-            scan_interval_hours: number;
+            scan_interval_hours?: number | null;
             /**
              * Template Id
              * Format: uuid
@@ -2961,6 +3270,30 @@ export interface components {
             waived: number;
             /** Workflow Id */
             workflow_id: string | null;
+        };
+        /** ScanRef */
+        ScanRef: {
+            /** Completed At */
+            completed_at: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /**
+             * Policy Id
+             * Format: uuid
+             */
+            policy_id: string;
+            /** Score */
+            score: number | null;
+            /**
+             * Template Id
+             * Format: uuid
+             */
+            template_id: string;
+            /** Template Version */
+            template_version: number;
         };
         /** ScanRequest */
         ScanRequest: {
@@ -3580,6 +3913,9 @@ export interface operations {
                 policy_id?: string | null;
                 severity?: ("critical" | "warning") | null;
                 alert_type?: string | null;
+                incident_id?: string | null;
+                /** @description open: not acknowledged yet */
+                state?: ("open" | "acknowledged") | null;
                 page?: number;
                 page_size?: number;
             };
@@ -3596,6 +3932,37 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["AlertOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    acknowledge_alert_api_v1_alerts__alert_id__acknowledge_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                alert_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["AlertOut"];
                 };
             };
             /** @description Validation Error */
@@ -4370,6 +4737,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HostPolicyComplianceOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    host_diff_api_v1_compliance_hosts__host_id__diff_get: {
+        parameters: {
+            query?: {
+                /** @description default: the scan before to_scan */
+                from_scan?: string | null;
+                /** @description default: the host's latest completed scan */
+                to_scan?: string | null;
+            };
+            header?: never;
+            path: {
+                host_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HostDiffOut"];
                 };
             };
             /** @description Validation Error */
@@ -5417,6 +5820,8 @@ export interface operations {
         parameters: {
             query?: {
                 org_id?: string | null;
+                /** @description part of the group's name */
+                search?: string | null;
                 page?: number;
                 page_size?: number;
             };
@@ -5649,6 +6054,7 @@ export interface operations {
                 status?: ("open" | "resolved") | null;
                 host_id?: string | null;
                 policy_id?: string | null;
+                assigned_to?: string | null;
                 page?: number;
                 page_size?: number;
             };
@@ -5695,7 +6101,143 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["IncidentOut"];
+                    "application/json": components["schemas"]["IncidentDetailOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    acknowledge_incident_api_v1_incidents__incident_id__acknowledge_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentDetailOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    assign_incident_api_v1_incidents__incident_id__assign_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IncidentAssign"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentDetailOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    comment_on_incident_api_v1_incidents__incident_id__comments_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IncidentComment"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentDetailOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    resolve_incident_api_v1_incidents__incident_id__resolve_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                incident_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["IncidentResolve"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["IncidentDetailOut"];
                 };
             };
             /** @description Validation Error */

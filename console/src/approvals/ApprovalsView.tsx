@@ -18,7 +18,7 @@ type Exception = Schemas["ExceptionOut"];
 
 export function ApprovalsView() {
   const orgId = useOrgId();
-  const { me, canManage } = useSession();
+  const { me, canManage, canApproveChanges } = useSession();
   const exceptions = useQuery({
     queryKey: ["approvals", "exceptions", orgId],
     queryFn: () =>
@@ -42,7 +42,7 @@ export function ApprovalsView() {
       <Title order={2} size="h4">
         Approvals
       </Title>
-      {!canManage && (
+      {!canManage && !canApproveChanges && (
         <Text c="dimmed" size="sm">
           Your role can view what waits for approval but not decide it.
         </Text>
@@ -111,7 +111,7 @@ export function ApprovalsView() {
               <Table.Th>Status</Table.Th>
               <Table.Th>Requested</Table.Th>
               <Table.Th>Workflow</Table.Th>
-              {canManage && <Table.Th>Decision</Table.Th>}
+              {canApproveChanges && <Table.Th>Decision</Table.Th>}
             </Table.Tr>
           </Table.Thead>
           <Table.Tbody>
@@ -128,7 +128,7 @@ export function ApprovalsView() {
                   <Table.Td>
                     <TemporalLink workflowId={`remediation-${c.scan_id}-${c.check_id}`} label="Temporal UI" />
                   </Table.Td>
-                  {canManage && (
+                  {canApproveChanges && (
                     <Table.Td>
                       {mine ? (
                         <Text size="xs" c="dimmed">

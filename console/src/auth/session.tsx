@@ -1,4 +1,4 @@
-// Who is signed in, which organization they work in, and what their role lets them do there.
+// Who is signed in, which organization they work in, and what their permissions let them do there.
 import { createContext, useCallback, useContext, useEffect, useMemo, useState, type ReactNode } from "react";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useNavigate } from "react-router-dom";
@@ -10,7 +10,11 @@ export interface OrgChoice {
   id: string;
   name: string;
   role: Role;
+  permissions: string[];
 }
+
+export const MANAGE = "compliance.manage";
+export const APPROVE_CHANGES = "changes.approve";
 
 export interface Session {
   me: Schemas["MeOut"];
@@ -18,6 +22,7 @@ export interface Session {
   org: OrgChoice | null;
   selectOrg: (orgId: string) => void;
   canManage: boolean;
+  canApproveChanges: boolean;
   signOut: (message?: string) => void;
 }
 
@@ -36,9 +41,9 @@ export function useOrgId(): string {
   return useSession().org?.id ?? "";
 }
 
-/** Operators and admins change things; viewers only look. */
-export function canManageRole(role: Role | undefined, isPlatformAdmin: boolean): boolean {
-  return isPlatformAdmin || role === "operator" || role === "admin";
+/** What the API lets the user do in the organization: permissions by name, as GET /auth/me lists them. */
+export function holds(org: OrgChoice | null, permission: string): boolean {
+  return org?.permissions.includes(permission) ?? false;
 }
 
 export async function signIn(username: string, password: string): Promise<void> {
@@ -89,12 +94,18 @@ export function SessionProvider({ children, fallback }: { children: ReactNode; f
   });
 
   const orgs = useMemo<OrgChoice[]>(() => {
-    const mine = (me.data?.memberships ?? []).map((m) => ({ id: m.org_id, name: m.org_name, role: m.role }));
+    const mine = (me.data?.memberships ?? []).map((m) => ({
+      id: m.org_id,
+      name: m.org_name,
+      role: m.role,
+      permissions: m.permissions,
+    }));
     if (!platformAdmin) return mine;
+    const everywhere = me.data?.permissions_everywhere ?? [];
     const known = new Set(mine.map((o) => o.id));
     const others = (allOrgs.data?.items ?? [])
       .filter((o) => !known.has(o.id))
-      .map((o) => ({ id: o.id, name: o.name, role: "admin" as Role }));
+      .map((o) => ({ id: o.id, name: o.name, role: "admin" as Role, permissions: everywhere }));
     return [...mine, ...others].sort((a, b) => a.name.localeCompare(b.name));
   }, [me.data, platformAdmin, allOrgs.data]);
 
@@ -116,7 +127,8 @@ export function SessionProvider({ children, fallback }: { children: ReactNode; f
     orgs,
     org,
     selectOrg,
-    canManage: canManageRole(org?.role, platformAdmin),
+    canManage: holds(org, MANAGE),
+    canApproveChanges: holds(org, APPROVE_CHANGES),
     signOut,
   };
   return <SessionContext.Provider value={session}>{children}</SessionContext.Provider>;
