@@ -23,16 +23,18 @@ pytestmark = pytest.mark.slow
 EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "8"))
 
 
-async def test_fuzzed_api_never_errors_or_breaks_its_schema(db_url, db):
+async def test_fuzzed_api_never_errors_or_breaks_its_schema(db_url, db, tmp_path):
     org = await make_org(db)
     admin = await make_user(db, org=org, role="admin", is_admin=True)
     await db.commit()
     port = free_port()
     env = dict(os.environ) | {"DATABASE_URL": db_url, "ENVIRONMENT": "test", "JWT_SECRET": "fuzz-" + "s" * 40,
                               "TEMPORAL_ADDRESS": "127.0.0.1:1"}
+    # The server's log goes to a file: an unread pipe fills up and then blocks the server mid-request.
+    log = (tmp_path / "api.log").open("w")
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port),
                                "--no-access-log", "--log-level", "warning"], cwd=ROOT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+                              stdout=subprocess.DEVNULL, stderr=log)
     try:
         wait_for_port("127.0.0.1", port, timeout=30, process=server)
         base = f"http://127.0.0.1:{port}"
@@ -50,10 +52,12 @@ async def test_fuzzed_api_never_errors_or_breaks_its_schema(db_url, db):
     finally:
         server.terminate()
         server.wait(timeout=30)
+        log.close()
     output = run.stdout + run.stderr
     generated = re.search(r"(\d+) generated", output)
     print(f"schemathesis: {generated.group(1) if generated else '?'} test cases")
     (ROOT / ".data").mkdir(exist_ok=True)
     (ROOT / ".data" / "fuzz-report.txt").write_text(output)
-    assert run.returncode == 0, output[-6000:]
+    server_log = (tmp_path / "api.log").read_text()[-3000:]
+    assert run.returncode == 0, f"{output[-6000:]}\n--- API log (tail) ---\n{server_log}"
     assert generated and int(generated.group(1)) > 500

@@ -182,6 +182,14 @@ async def test_paused_organization_stores_skipped_remediations_and_starts_none(
         with pytest.raises(RPCError) as missing:
             await handle_of(stack, rem).describe()
         assert missing.value.status == RPCStatusCode.NOT_FOUND
+        # Operators see it, with the reason, on the scan and in the remediation list.
+        detail = (await stack.api.get(f"/api/v1/compliance/scans/{scan['id']}", headers=w.headers)).json()
+        (shown,) = [r["remediation"] for r in detail["results"] if r["remediation"]]
+        assert (shown["status"], shown["reason"]) == ("skipped", "automation_paused")
+        listed = (await stack.api.get("/api/v1/compliance/remediations", headers=w.headers,
+                                      params={"scan_id": scan["id"]})).json()
+        assert [(r["id"], r["status"], r["reason"]) for r in listed] == [
+            (str(rem.id), "skipped", "automation_paused")]
 
 
 async def test_manual_mode_waits_for_approval_then_runs(skipping_env, db_url, app_factory, db):

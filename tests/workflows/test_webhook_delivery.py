@@ -12,6 +12,7 @@ from agent.fleet import Fleet, Outcomes
 from domain.webhooks import verify
 from models import Notification, Webhook, WebhookDelivery
 from orchestration import ids
+from orchestration import search_attributes as sa
 from orchestration.types import WebhookDeliveryResult, WebhookEvent
 from tests.e2e.test_scan_end_to_end import save_history, setup_org
 from tests.factories import make_host, make_org
@@ -117,6 +118,10 @@ async def test_a_recorded_scan_pushes_its_new_notification_to_the_org_webhook(de
                 return [r for r in receiver.requests if json.loads(r[1]).get("scan_id") == scan["id"]]
 
             (request,) = await eventually(delivered, timeout=30)
+            notification_id = json.loads(request[1])["id"]
+            delivery = await stack.client.get_workflow_handle(
+                ids.webhook_delivery("notification", notification_id)).describe()
+            assert delivery.typed_search_attributes.get(sa.ORG_ID) == str(org.id)
         finally:
             await fleet.stop()
 
