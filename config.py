@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import lru_cache
+from pathlib import Path
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -34,6 +35,9 @@ class Settings(BaseSettings):
     api_url: str = "http://127.0.0.1:8000"
 
     admin_password: str | None = Field(None, validation_alias="COMPLIANCE_ADMIN_PASSWORD")
+    admin_password_file: Path | None = Field(
+        None, validation_alias="COMPLIANCE_ADMIN_PASSWORD_FILE",
+        description="a file holding the first admin's password (a Docker/Compose secret), read by the bootstrap")
 
     host_online_window_seconds: int = 300
     agent_result_timeout_seconds: int = 3600
