@@ -9,7 +9,7 @@ import tempfile
 from collections.abc import Sequence
 from typing import Literal
 
-from domain.evaluation import CommandNotFound, CommandResult, CommandTimeout, FileStat
+from domain.probe import CommandNotFound, CommandResult, CommandTimeout, FileStat
 
 MAX_READ_BYTES = 16 * 1024 * 1024
 _CHUNK_BYTES = 64 * 1024
@@ -33,6 +33,8 @@ class LocalHost:
 
     The security policy export is cached, so use one LocalHost per scan.
     """
+
+    running = True
 
     def __init__(self) -> None:
         self.os_type = detect_os_type()
@@ -68,6 +70,12 @@ class LocalHost:
         try:
             return sorted(os.listdir(path))
         except (FileNotFoundError, NotADirectoryError):
+            return None
+
+    def read_link(self, path: str) -> str | None:
+        try:
+            return os.readlink(path)
+        except (FileNotFoundError, NotADirectoryError, OSError):
             return None
 
     def which(self, name: str) -> bool:

@@ -18,15 +18,28 @@ def argv_digest(argv: Sequence[str]) -> str:
     return hashlib.sha256(json.dumps(list(argv), separators=(",", ":")).encode()).hexdigest()
 
 
+def commands_in(rule: object) -> list[object]:
+    """The argv of every command a rule would run, also inside `all_of` rules."""
+    if not isinstance(rule, dict):
+        return []
+    if rule.get("type") == "command_output":
+        return [rule.get("argv")]
+    if rule.get("type") == "all_of":
+        parts = [*(rule.get("rules") or []), rule.get("applies_if")]
+        return [argv for part in parts if isinstance(part, dict) for argv in commands_in(part)]
+    return []
+
+
 @cache
 def builtin_command_digests() -> frozenset[str]:
     from content.loader import load_builtin_content
 
     return frozenset(
-        argv_digest(check.rule["argv"])
+        argv_digest(argv)
         for template in load_builtin_content().templates
         for check in template.checks
-        if check.rule.get("type") == "command_output"
+        for argv in commands_in(check.rule)
+        if isinstance(argv, list)
     )
 
 
@@ -36,14 +49,14 @@ def custom_commands_allowed(flag: bool = False) -> bool:
 
 def refusal(rule: object, allow_custom: bool) -> str | None:
     """Why this rule's command may not run here, or None (also for rules that run no command)."""
-    if allow_custom or not isinstance(rule, dict) or rule.get("type") != "command_output":
+    if allow_custom:
         return None
-    argv = rule.get("argv")
-    if isinstance(argv, list) and all(isinstance(part, str) for part in argv) and \
-            argv_digest(argv) in builtin_command_digests():
-        return None
-    return (f"refused: command {argv!r} is not part of the built-in content; this agent runs custom commands "
-            f"only when its host allows them ({ALLOW_CUSTOM_COMMANDS_ENV}=1)")
+    for argv in commands_in(rule):
+        if not (isinstance(argv, list) and all(isinstance(part, str) for part in argv)
+                and argv_digest(argv) in builtin_command_digests()):
+            return (f"refused: command {argv!r} is not part of the built-in content; this agent runs custom "
+                    f"commands only when its host allows them ({ALLOW_CUSTOM_COMMANDS_ENV}=1)")
+    return None
 
 
 # Computed at import, so the pinned set is fixed before any job arrives.

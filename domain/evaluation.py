@@ -4,15 +4,20 @@ import re
 import shlex
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Protocol
+from typing import Any, Literal
 
 from pydantic import ValidationError
 
+from domain import linux_settings as linux
+from domain.probe import CommandNotFound, CommandResult, CommandTimeout, FileStat, HostProbe
 from domain.regex_safety import search as regex_search
 from domain.rules import (
     RULE_TYPES,
+    AllOfRule,
+    BootParameterRule,
     BsdRcConfRule,
     CommandOutputRule,
+    ConfigValueRule,
     FileExistsRule,
     FilePermissionsRule,
     FileRegexRule,
@@ -21,6 +26,7 @@ from domain.rules import (
     PackageRule,
     RegistryScalar,
     ServiceRule,
+    SshdConfigRule,
     SysctlRule,
     WindowsRegistryRule,
     WindowsSecurityPolicyRule,
@@ -31,47 +37,6 @@ from domain.rules import (
 Status = Literal["pass", "fail", "error", "skip"]
 MAX_ACTUAL_CHARS = 500
 PROBE_TIMEOUT_SECONDS = 15
-
-
-@dataclass(frozen=True)
-class FileStat:
-    mode: int
-    owner: str
-    group: str
-    is_dir: bool
-
-
-@dataclass(frozen=True)
-class CommandResult:
-    exit_code: int
-    stdout: str
-    stderr: str
-
-
-class CommandNotFound(Exception):
-    """The program to run does not exist on the host."""
-
-
-class CommandTimeout(Exception):
-    """The program did not finish within its timeout."""
-
-
-class HostProbe(Protocol):
-    os_type: Literal["linux", "windows", "bsd"]
-
-    def read_file(self, path: str) -> str | None: ...
-
-    def stat(self, path: str) -> FileStat | None: ...
-
-    def list_dir(self, path: str) -> list[str] | None: ...
-
-    def run(self, argv: Sequence[str], timeout: float) -> CommandResult: ...
-
-    def which(self, name: str) -> bool: ...
-
-    def read_registry(self, hive: str, key: str, value_name: str) -> str | int | None: ...
-
-    def security_policy(self) -> dict[str, dict[str, str]]: ...
 
 
 @dataclass(frozen=True)
@@ -86,13 +51,17 @@ def evaluate(rule: Any, host: HostProbe) -> Evaluation:
         parsed = parse_rule(rule)
     except ValidationError as exc:
         return Evaluation("error", _shorten(_describe_invalid(rule, exc)))
-    try:
-        outcome = _EVALUATORS[parsed.type](parsed, host)
-    except CommandTimeout as exc:
-        outcome = Evaluation("error", f"command timed out: {exc}")
-    except Exception as exc:  # a failing evaluator is reported, never propagated
-        outcome = Evaluation("error", f"{type(exc).__name__}: {exc}")
+    outcome = _evaluate_parsed(parsed, host)
     return Evaluation(outcome.status, _shorten(outcome.actual))
+
+
+def _evaluate_parsed(rule: Any, host: HostProbe) -> "Evaluation":
+    try:
+        return _EVALUATORS[rule.type](rule, host)
+    except CommandTimeout as exc:
+        return Evaluation("error", f"command timed out: {exc}")
+    except Exception as exc:  # a failing evaluator is reported, never propagated
+        return Evaluation("error", f"{type(exc).__name__}: {exc}")
 
 
 def evaluate_checks(checks: Sequence[dict[str, Any]], host: HostProbe) -> list[dict[str, Any]]:
@@ -134,14 +103,24 @@ def _not_applicable(host: HostProbe) -> Evaluation:
     return Evaluation("skip", f"not applicable on {host.os_type}")
 
 
+def _offline(what: str) -> Evaluation:
+    return Evaluation("skip", f"{what} needs the running system; not judged in an offline scan")
+
+
 def _file_regex(rule: FileRegexRule, host: HostProbe) -> Evaluation:
-    content = host.read_file(rule.path)
-    if content is None:
-        return Evaluation(rule.missing_outcome, f"{rule.path} not found")
-    found = regex_search(rule.pattern, content)
-    seen = _line_at(content, found.start()) if found else f"no line in {rule.path} matches"
-    wanted = found is not None if rule.expect == "match" else found is None
-    return Evaluation("pass" if wanted else "fail", seen)
+    files = [(path, text) for pattern in rule.all_paths for path in linux.expand(host, pattern)
+             if (text := host.read_file(path)) is not None]
+    if not files:
+        return Evaluation(rule.missing_outcome, f"{' '.join(rule.all_paths)} not found")
+    for path, content in files:
+        found = regex_search(rule.pattern, content)
+        if found:
+            seen = _line_at(content, found.start())
+            if rule.path is None:
+                seen = f"{path}: {seen}"
+            return Evaluation("pass" if rule.expect == "match" else "fail", seen)
+    names = rule.path or ", ".join(path for path, _ in files)
+    return Evaluation("fail" if rule.expect == "match" else "pass", f"no line in {names} matches")
 
 
 def _file_exists(rule: FileExistsRule, host: HostProbe) -> Evaluation:
@@ -165,10 +144,10 @@ def _file_permissions(rule: FilePermissionsRule, host: HostProbe) -> Evaluation:
     problems = []
     if limit is not None and mode & ~limit:
         problems.append(f"mode exceeds {limit:04o}")
-    if rule.owner is not None and info.owner != rule.owner:
-        problems.append(f"owner should be {rule.owner}")
-    if rule.group is not None and info.group != rule.group:
-        problems.append(f"group should be {rule.group}")
+    if rule.owners is not None and info.owner not in rule.owners:
+        problems.append(f"owner should be {' or '.join(rule.owners)}")
+    if rule.groups is not None and info.group not in rule.groups:
+        problems.append(f"group should be {' or '.join(rule.groups)}")
     seen = f"{rule.path} mode {mode:04o} owner {info.owner}:{info.group}"
     if problems:
         return Evaluation("fail", f"{seen} ({'; '.join(problems)})")
@@ -178,6 +157,8 @@ def _file_permissions(rule: FilePermissionsRule, host: HostProbe) -> Evaluation:
 def _command_output(rule: CommandOutputRule, host: HostProbe) -> Evaluation:
     if rule.os_types is not None and host.os_type not in rule.os_types:
         return _not_applicable(host)
+    if not host.running:
+        return _offline(f"running {rule.argv[0]}")
     if rule.requires is not None and not host.which(rule.requires):
         return Evaluation("skip", f"{rule.requires} not installed")
     try:
@@ -201,36 +182,74 @@ def _command_output(rule: CommandOutputRule, host: HostProbe) -> Evaluation:
 
 def _sysctl(rule: SysctlRule, host: HostProbe) -> Evaluation:
     if host.os_type == "linux":
-        raw = host.read_file("/proc/sys/" + rule.key.replace(".", "/"))
-    elif host.os_type == "bsd":
-        if not host.which("sysctl"):
-            return Evaluation("skip", "sysctl command not available")
-        result = host.run(["sysctl", "-n", rule.key], PROBE_TIMEOUT_SECONDS)
-        raw = result.stdout if result.exit_code == 0 else None
-    else:
+        verdicts = [_linux_sysctl(key, rule, host) for key in rule.all_keys]
+        return _combine(verdicts)
+    if host.os_type != "bsd":
         return _not_applicable(host)
-    if raw is None:
-        return Evaluation("skip", f"{rule.key} not present")
-    value = " ".join(raw.split())
+    if not host.running:
+        return _offline("reading kernel parameters")
+    if not host.which("sysctl"):
+        return Evaluation("skip", "sysctl command not available")
+    result = host.run(["sysctl", "-n", rule.key or rule.all_keys[0]], PROBE_TIMEOUT_SECONDS)
+    if result.exit_code != 0:
+        return Evaluation("skip", f"{rule.all_keys[0]} not present")
+    value = " ".join(result.stdout.split())
+    return Evaluation("pass" if _sysctl_ok(value, rule) else "fail", f"{rule.all_keys[0]}={value}")
+
+
+def _linux_sysctl(key: str, rule: SysctlRule, host: HostProbe) -> Evaluation:
+    """Both the running value and the value the next boot sets (sysctl.d, sysctl.conf) must comply; offline only
+    the persisted one can be judged."""
+    persisted = linux.persisted_sysctl(host, key)
+    saved = f"{persisted[0]} persisted in {persisted[1]}" if persisted else "not persisted"
+    if host.running:
+        raw = host.read_file("/proc/sys/" + key.replace(".", "/"))
+        if raw is None:
+            return Evaluation(rule.missing, f"{key} not in the running kernel")
+        value = " ".join(raw.split())
+        ok = _sysctl_ok(value, rule)
+        seen = f"{key}={value} running, {saved}"
+    elif key.startswith("net.ipv6.") and linux.ipv6_disabled_at_boot(host):
+        return Evaluation("skip", f"{key}: IPv6 is disabled on the kernel command line")
+    else:
+        ok, seen = True, f"{key} {saved}"
+    if persisted is None:
+        if rule.persisted == "required":
+            ok = False
+        elif not host.running:
+            return Evaluation("skip", f"{seen}; the kernel default applies")
+    elif not _sysctl_ok(persisted[0], rule):
+        ok = False
+    where = "both running and persisted" if rule.persisted == "required" else "running and wherever persisted"
+    return Evaluation("pass", seen) if ok else Evaluation("fail", f"{seen}; expected {rule.op} {rule.expected} {where}")
+
+
+def _sysctl_ok(value: str, rule: SysctlRule) -> bool:
     expected = " ".join(rule.expected.split())
     if rule.op in ("eq", "ne"):
-        ok = (value == expected) == (rule.op == "eq")
-    else:
-        ok = _ordered(_as_int(value, rule.key), rule.op, int(expected))
-    return Evaluation("pass" if ok else "fail", f"{rule.key}={value}")
+        return (value == expected) == (rule.op == "eq")
+    return _ordered(_as_int(value, "value"), rule.op, int(expected))
+
+
+def _combine(verdicts: Sequence[Evaluation]) -> Evaluation:
+    """Several conditions of one check: any error or failure decides, all skipped is a skip, else a pass."""
+    for status in ("error", "fail"):
+        bad = [verdict.actual for verdict in verdicts if verdict.status == status]
+        if bad:
+            return Evaluation(status, "; ".join(bad))
+    if all(verdict.status == "skip" for verdict in verdicts):
+        return Evaluation("skip", "; ".join(verdict.actual for verdict in verdicts))
+    return Evaluation("pass", "; ".join(verdict.actual for verdict in verdicts if verdict.status == "pass"))
 
 
 def _package(rule: PackageRule, host: HostProbe) -> Evaluation:
     if host.os_type == "linux":
-        if host.which("dpkg-query"):
-            result = host.run(["dpkg-query", "-W", "-f=${Status}\n", rule.name], PROBE_TIMEOUT_SECONDS)
-            statuses = result.stdout.splitlines() if result.exit_code == 0 else []
-            installed = any(status.split()[-1:] == ["installed"] for status in statuses)
-        elif host.which("rpm"):
-            installed = host.run(["rpm", "-q", rule.name], PROBE_TIMEOUT_SECONDS).exit_code == 0
-        else:
-            return Evaluation("skip", "no package manager (dpkg-query, rpm) found")
+        installed = _linux_package_installed(rule.name, host)
+        if installed is None:
+            return Evaluation("skip", "no package database found (dpkg, rpm)")
     elif host.os_type == "bsd":
+        if not host.running:
+            return _offline("querying pkg")
         if not host.which("pkg"):
             return Evaluation("skip", "pkg not installed")
         installed = host.run(["pkg", "info", "-e", rule.name], PROBE_TIMEOUT_SECONDS).exit_code == 0
@@ -240,6 +259,17 @@ def _package(rule: PackageRule, host: HostProbe) -> Evaluation:
     return Evaluation("pass" if wanted else "fail", f"{rule.name} {'installed' if installed else 'not installed'}")
 
 
+def _linux_package_installed(name: str, host: HostProbe) -> bool | None:
+    if host.running and host.which("dpkg-query"):
+        result = host.run(["dpkg-query", "-W", "-f=${Status}\n", name], PROBE_TIMEOUT_SECONDS)
+        statuses = result.stdout.splitlines() if result.exit_code == 0 else []
+        return any(status.split()[-1:] == ["installed"] for status in statuses)
+    if host.running and host.which("rpm"):
+        return host.run(["rpm", "-q", name], PROBE_TIMEOUT_SECONDS).exit_code == 0
+    status = host.read_file(linux.DPKG_STATUS)
+    return None if status is None else linux.dpkg_installed(status, name)
+
+
 _SYSTEMD_ENABLED = {"enabled", "enabled-runtime", "alias", "generated", "indirect"}
 _SYSTEMD_ACTIVE = {"active", "activating", "reloading", "refreshing", "deactivating"}
 _RC_TRUE = {"YES", "TRUE", "ON", "1"}
@@ -247,6 +277,8 @@ _RC_TRUE = {"YES", "TRUE", "ON", "1"}
 
 def _service(rule: ServiceRule, host: HostProbe) -> Evaluation:
     checking_enabled = rule.expect in ("enabled", "disabled")
+    if not checking_enabled and not host.running:
+        return _offline("whether a service is running")
     if host.os_type == "linux":
         state, on = _systemd_state(rule.name, checking_enabled, host)
         if state is None:
@@ -272,13 +304,21 @@ def _service(rule: ServiceRule, host: HostProbe) -> Evaluation:
 
 
 def _systemd_state(name: str, checking_enabled: bool, host: HostProbe) -> tuple[str | None, bool]:
+    """Enablement works without a running systemd (`systemctl is-enabled` reads unit files, and so do we when
+    systemctl is missing or the host is a root filesystem); whether a unit is active needs systemd as PID 1."""
+    if checking_enabled:
+        if host.running and host.which("systemctl"):
+            result = host.run(["systemctl", "is-enabled", name], PROBE_TIMEOUT_SECONDS)
+            state = _first_line(result.stdout) or "not-found"
+        else:
+            state = linux.unit_file_state(host, name)
+        return state, state in _SYSTEMD_ENABLED
     booted = host.stat("/run/systemd/system")
     if not host.which("systemctl") or booted is None or not booted.is_dir:
         return None, False
-    verb = "is-enabled" if checking_enabled else "is-active"
-    result = host.run(["systemctl", verb, name], PROBE_TIMEOUT_SECONDS)
-    state = _first_line(result.stdout) or ("not-found" if checking_enabled else "inactive")
-    return state, state in (_SYSTEMD_ENABLED if checking_enabled else _SYSTEMD_ACTIVE)
+    result = host.run(["systemctl", "is-active", name], PROBE_TIMEOUT_SECONDS)
+    state = _first_line(result.stdout) or "inactive"
+    return state, state in _SYSTEMD_ACTIVE
 
 
 def _windows_service(name: str, checking_enabled: bool, host: HostProbe) -> tuple[bool | None, str]:
@@ -296,58 +336,75 @@ def _windows_service(name: str, checking_enabled: bool, host: HostProbe) -> tupl
     return running, f"{name} {'running' if running else 'not running'}"
 
 
+_MODPROBE_DIRS = ("/etc/modprobe.d", "/run/modprobe.d", "/usr/local/lib/modprobe.d", "/usr/lib/modprobe.d",
+                  "/lib/modprobe.d")
+
+
 def _kernel_module(rule: KernelModuleRule, host: HostProbe) -> Evaluation:
+    """Disabled means: not loaded, and, unless the kernel has no such module, both an `install <module>
+    /bin/false` (or /bin/true) override and a blacklist entry, so neither a request nor an alias can load it."""
     if host.os_type != "linux":
         return _not_applicable(host)
     name = rule.name.replace("-", "_")
-    loaded = host.read_file("/proc/modules") or ""
-    if any(line.split(" ", 1)[0] == name for line in loaded.splitlines()):
-        return Evaluation("fail", f"{rule.name} is loaded")
-    if host.which("modprobe"):
-        reason = _modprobe_blocks(rule.name, host)
+    if host.running:
+        loaded = host.read_file("/proc/modules") or ""
+        if any(line.split(" ", 1)[0] == name for line in loaded.splitlines()):
+            return Evaluation("fail", f"{rule.name} is loaded")
+    with_modprobe = host.running and host.which("modprobe")
+    availability = _module_availability(rule.name, host, with_modprobe)
+    if availability == "module not available":
+        return Evaluation("pass", f"{rule.name}: {availability}")
+    if availability == "built into the kernel":
+        return Evaluation("fail", f"{rule.name} is {availability}")
+    if with_modprobe:
+        config = host.run(["modprobe", "--showconfig"], PROBE_TIMEOUT_SECONDS).stdout
     else:
-        reason = _module_files_block(rule.name, host)
-    if reason.startswith("loadable") or reason.startswith("built into"):
-        return Evaluation("fail", f"{rule.name} not loaded but {reason}")
-    return Evaluation("pass", f"{rule.name} not loaded; {reason}")
+        config = "\n".join(host.read_file(path) or "" for path in _modprobe_files(host))
+    pattern = _module_regex(rule.name)
+    install = re.search(rf"^\s*install\s+{pattern}\s+(/usr)?/bin/(true|false)\b.*$", config, re.MULTILINE)
+    blacklisted = re.search(rf"^\s*blacklist\s+{pattern}\s*$", config, re.MULTILINE) is not None
+    missing = ([] if install else [f"no 'install {rule.name} /bin/false'"]) + ([] if blacklisted else
+                                                                               ["not blacklisted"])
+    state = "not loaded" if host.running else "in modprobe.d"
+    if missing:
+        return Evaluation("fail", f"{rule.name} {state} but loadable: {', '.join(missing)}")
+    assert install is not None
+    return Evaluation("pass", f"{rule.name} {state}; {install.group(0).strip()}; blacklisted")
 
 
-def _modprobe_blocks(module: str, host: HostProbe) -> str:
-    dry_run = host.run(["modprobe", "-n", "-v", module], PROBE_TIMEOUT_SECONDS)
-    install = re.search(r"^\s*install\s+(/usr)?/bin/(true|false)\b.*$", dry_run.stdout, re.MULTILINE)
-    if install:
-        return install.group(0).strip()
-    if dry_run.exit_code != 0 and "not found" in (dry_run.stderr + dry_run.stdout):
-        return "module not available"
-    if re.search(r"^\s*builtin\s", dry_run.stdout, re.MULTILINE):
-        return "built into the kernel"
-    config = host.run(["modprobe", "--showconfig"], PROBE_TIMEOUT_SECONDS).stdout
-    if re.search(rf"^blacklist\s+{_module_regex(module)}\s*$", config, re.MULTILINE):
-        return "blacklisted"
-    return f"loadable ({_first_line(dry_run.stdout) or 'no install override'})"
-
-
-def _module_files_block(module: str, host: HostProbe) -> str:
-    """Decide without modprobe: from the module index and the modprobe.d configuration files."""
+def _module_availability(module: str, host: HostProbe, with_modprobe: bool) -> str:
+    """From the module index of the running kernel (every installed kernel offline), else modprobe's dry run."""
+    if host.running:
+        release = (host.read_file("/proc/sys/kernel/osrelease") or "").strip()
+        trees = [f"/lib/modules/{release}", f"/usr/lib/modules/{release}"]
+    else:
+        trees = [f"{base}/{release}" for base in ("/lib/modules", "/usr/lib/modules")
+                 for release in host.list_dir(base) or []]
     name = _module_regex(module)
-    for directory in ("/etc/modprobe.d", "/run/modprobe.d", "/usr/lib/modprobe.d", "/lib/modprobe.d"):
-        for entry in sorted(host.list_dir(directory) or []):
-            if not entry.endswith(".conf"):
-                continue
-            text = host.read_file(f"{directory}/{entry}") or ""
-            install = re.search(rf"^\s*install\s+{name}\s+(/usr)?/bin/(true|false)\b", text, re.MULTILINE)
-            if install:
-                return f"{install.group(0).strip()} ({directory}/{entry})"
-            if re.search(rf"^\s*blacklist\s+{name}\s*$", text, re.MULTILINE):
-                return f"blacklisted ({directory}/{entry})"
-    release = (host.read_file("/proc/sys/kernel/osrelease") or "").strip()
-    builtin = host.read_file(f"/lib/modules/{release}/modules.builtin") or ""
-    if re.search(rf"/{name}\.ko\s*$", builtin, re.MULTILINE):
+    indexes = [(host.read_file(f"{tree}/modules.builtin") or "", host.read_file(f"{tree}/modules.dep"))
+               for tree in trees]
+    indexes = [(builtin, dep) for builtin, dep in indexes if dep is not None]
+    if not indexes and with_modprobe:
+        dry_run = host.run(["modprobe", "-n", "-v", module], PROBE_TIMEOUT_SECONDS)
+        if dry_run.exit_code != 0 and "not found" in (dry_run.stderr + dry_run.stdout):
+            return "module not available"
+        if re.search(r"^\s*builtin\s", dry_run.stdout, re.MULTILINE):
+            return "built into the kernel"
+        return "available"
+    if any(re.search(rf"/{name}\.ko\s*$", builtin, re.MULTILINE) for builtin, _ in indexes):
         return "built into the kernel"
-    index = host.read_file(f"/lib/modules/{release}/modules.dep")
-    if index is None or not re.search(rf"/{name}\.ko(\.\w+)?:", index, re.MULTILINE):
+    if indexes and not any(re.search(rf"/{name}\.ko(\.\w+)?:", dep or "", re.MULTILINE) for _, dep in indexes):
         return "module not available"
-    return "loadable (no install or blacklist rule in modprobe.d)"
+    return "available"
+
+
+def _modprobe_files(host: HostProbe) -> list[str]:
+    chosen: dict[str, str] = {}
+    for folder in _MODPROBE_DIRS:
+        for entry in host.list_dir(folder) or []:
+            if entry.endswith(".conf") and entry not in chosen:
+                chosen[entry] = f"{folder}/{entry}"
+    return [chosen[name] for name in sorted(chosen)]
 
 
 def _module_regex(module: str) -> str:
@@ -356,15 +413,22 @@ def _module_regex(module: str) -> str:
 
 
 def _mount_option(rule: MountOptionRule, host: HostProbe) -> Evaluation:
+    target = rule.mount_point.rstrip("/") or "/"
+    if host.os_type == "linux" and not host.running:
+        options = linux.fstab_options(host.read_file("/etc/fstab") or "", target)
+        if options is None:
+            return Evaluation("skip", "not a separate mount in /etc/fstab")
+        return _judge_mount_options(rule, f"{target} (fstab)", options)
     if host.os_type == "linux":
         table = host.read_file("/proc/self/mounts") or ""
     elif host.os_type == "bsd":
+        if not host.running:
+            return _offline("reading the mount table")
         if not host.which("mount"):
             return Evaluation("skip", "mount command not available")
         table = host.run(["mount", "-p"], PROBE_TIMEOUT_SECONDS).stdout
     else:
         return _not_applicable(host)
-    target = rule.mount_point.rstrip("/") or "/"
     options = None
     for line in table.splitlines():
         fields = line.split()
@@ -372,6 +436,10 @@ def _mount_option(rule: MountOptionRule, host: HostProbe) -> Evaluation:
             options = fields[3].split(",")  # the last entry wins: it is the one mounted on top
     if options is None:
         return Evaluation("skip", "not a separate mount")
+    return _judge_mount_options(rule, target, options)
+
+
+def _judge_mount_options(rule: MountOptionRule, target: str, options: list[str]) -> Evaluation:
     present = rule.option in options or any(opt.split("=", 1)[0] == rule.option for opt in options)
     wanted = present if rule.expect == "present" else not present
     return Evaluation("pass" if wanted else "fail", f"{target} {','.join(options)}")
@@ -452,13 +520,99 @@ def _last_assignment(text: str, variable: str) -> str | None:
 
 
 def _compare(value: RegistryScalar, op: str, expected: RegistryScalar | list[RegistryScalar]) -> bool:
-    if op == "in":
-        assert isinstance(expected, list)
-        return any(_equal(value, option) for option in expected)
-    assert not isinstance(expected, list)
+    if isinstance(expected, list):
+        if op == "in":
+            return any(_equal(value, option) for option in expected)
+        allowed = {str(option).strip().casefold() for option in expected}
+        items = {item.strip().casefold() for item in str(value).split(",") if item.strip()}
+        if op == "subset":
+            return bool(items) and items <= allowed
+        if op == "disjoint":
+            return not items & allowed
+        assert op == "between"
+        number = _as_int(value, "value")
+        return int(expected[0]) <= number <= int(expected[1])
     if op in ("eq", "ne"):
         return _equal(value, expected) == (op == "eq")
     return _ordered(_as_int(value, "value"), op, int(expected))
+
+
+def _described(op: str, expected: RegistryScalar | list[RegistryScalar]) -> str:
+    if isinstance(expected, list):
+        shown = ",".join(str(item) for item in expected)
+        return f"between {expected[0]} and {expected[1]}" if op == "between" else f"{op} [{shown}]"
+    return f"{op} {expected}"
+
+
+def _judged(ok: bool, seen: str, op: str, expected: RegistryScalar | list[RegistryScalar]) -> Evaluation:
+    return Evaluation("pass", seen) if ok else Evaluation("fail", f"{seen}, expected {_described(op, expected)}")
+
+
+def _config_value(rule: ConfigValueRule, host: HostProbe) -> Evaluation:
+    found = linux.effective_config_value(host, rule.paths, rule.name, rule.separator, rule.wins)
+    if found is None:
+        if rule.default is None:
+            return Evaluation(rule.missing, f"{rule.name} not set in {', '.join(rule.paths)}")
+        found = (rule.default, "default")
+    value, source = found
+    ok = _compare(value, rule.op, rule.expected)
+    seen = f"{rule.name}={value} ({source})"
+    return _judged(ok, seen, rule.op, rule.expected)
+
+
+def _sshd_config(rule: SshdConfigRule, host: HostProbe) -> Evaluation:
+    if host.os_type == "windows":
+        return _not_applicable(host)
+    settings, source = None, "sshd_config"
+    if host.running and host.which("sshd"):
+        result = host.run(["sshd", "-T"], PROBE_TIMEOUT_SECONDS)
+        if result.exit_code == 0 and result.stdout.strip():
+            settings, source = linux.parse_sshd_t(result.stdout), "sshd -T"
+    if settings is None:
+        settings = linux.sshd_file_settings(host)
+    if settings is None:
+        return Evaluation(rule.missing, f"{linux.SSHD_CONFIG} not found")
+    value = settings.get(rule.keyword.lower())
+    if value is None:
+        if rule.default is None:
+            return Evaluation("fail", f"{rule.keyword} not set ({source})")
+        value, source = rule.default, "OpenSSH default"
+    value = linux.sshd_list_value(value, rule.default)
+    judged: RegistryScalar = value
+    if rule.op in ("ge", "le", "between") and (seconds := linux.sshd_seconds(value)) is not None:
+        judged = seconds
+    ok = _compare(judged, rule.op, rule.expected)
+    seen = f"{rule.keyword} {value} ({source})"
+    return _judged(ok, seen, rule.op, rule.expected)
+
+
+def _boot_parameter(rule: BootParameterRule, host: HostProbe) -> Evaluation:
+    if host.os_type != "linux":
+        return _not_applicable(host)
+    sources = linux.boot_entries(host)
+    if host.running:
+        sources.insert(0, ("running kernel", host.read_file("/proc/cmdline") or ""))
+    if not sources:
+        return Evaluation("skip", "no boot loader entries found (grub.cfg, /boot/loader/entries)")
+    problems = []
+    for source, cmdline in sources:
+        value = linux.kernel_parameter(cmdline, rule.name)
+        if value is None:
+            problems.append(f"{rule.name} missing from {source}")
+        elif not _compare(value, rule.op, rule.expected):
+            problems.append(f"{rule.name}={value} in {source}")
+    if problems:
+        return Evaluation("fail", "; ".join(dict.fromkeys(problems)))
+    where = ", ".join(dict.fromkeys(source for source, _ in sources))
+    return Evaluation("pass", f"{rule.name} {_described(rule.op, rule.expected)} in {where}")
+
+
+def _all_of(rule: AllOfRule, host: HostProbe) -> Evaluation:
+    if rule.applies_if is not None:
+        gate = _evaluate_parsed(rule.applies_if, host)
+        if gate.status != "pass":
+            return Evaluation("skip" if gate.status != "error" else "error", f"not applicable: {gate.actual}")
+    return _combine([_evaluate_parsed(part, host) for part in rule.rules])
 
 
 def _equal(value: RegistryScalar, expected: RegistryScalar) -> bool:
@@ -492,6 +646,10 @@ _EVALUATORS: dict[str, Callable[[Any, HostProbe], Evaluation]] = {
     "windows_registry": _windows_registry,
     "windows_security_policy": _windows_security_policy,
     "bsd_rc_conf": _bsd_rc_conf,
+    "config_value": _config_value,
+    "sshd_config": _sshd_config,
+    "boot_parameter": _boot_parameter,
+    "all_of": _all_of,
 }
 
 __all__ = [

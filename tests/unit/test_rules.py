@@ -26,6 +26,8 @@ Outcome = CommandResult | Exception
 class FakeHost:
     """A HostProbe whose filesystem is a temporary folder and whose commands are scripted."""
 
+    running = True
+
     def __init__(
         self,
         root: Path,
@@ -68,6 +70,9 @@ class FakeHost:
 
     def list_dir(self, path: str) -> list[str] | None:
         return self._local.list_dir(self._real(path))
+
+    def read_link(self, path: str) -> str | None:
+        return self._local.read_link(self._real(path))
 
     def run(self, argv: Sequence[str], timeout: float) -> CommandResult:
         self.ran.append(tuple(argv))
@@ -242,13 +247,19 @@ def test_command_output_timeout_is_bounded() -> None:
 
 def test_sysctl_reads_proc_sys_on_linux(host: FakeHost) -> None:
     host.file("/proc/sys/net/ipv4/ip_forward", "1\n")
+    host.file("/etc/sysctl.d/10-forward.conf", "net.ipv4.ip_forward = 1\n")
     rule = {"type": "sysctl", "key": "net.ipv4.ip_forward", "expected": "0"}
-    assert evaluate(rule, host) == Evaluation("fail", "net.ipv4.ip_forward=1")
+    assert evaluate(rule, host) == Evaluation(
+        "fail",
+        "net.ipv4.ip_forward=1 running, 1 persisted in /etc/sysctl.d/10-forward.conf; "
+        "expected eq 0 both running and persisted",
+    )
     assert evaluate({**rule, "op": "ne"}, host).status == "pass"
 
 
 def test_sysctl_orders_as_integers(host: FakeHost) -> None:
     host.file("/proc/sys/kernel/yama/ptrace_scope", "2\n")
+    host.file("/etc/sysctl.conf", "kernel.yama.ptrace_scope = 2\n")
     assert (
         evaluate({"type": "sysctl", "key": "kernel.yama.ptrace_scope", "expected": "1", "op": "ge"}, host).status
         == "pass"
@@ -268,7 +279,7 @@ def test_sysctl_non_integer_value_with_ordering_is_an_error(host: FakeHost) -> N
 
 def test_sysctl_missing_key_skips(host: FakeHost) -> None:
     result = evaluate({"type": "sysctl", "key": "kernel.yama.ptrace_scope", "expected": "1"}, host)
-    assert result == Evaluation("skip", "kernel.yama.ptrace_scope not present")
+    assert result == Evaluation("skip", "kernel.yama.ptrace_scope not in the running kernel")
 
 
 def test_sysctl_runs_sysctl_on_bsd(tmp_path: Path) -> None:
@@ -355,11 +366,13 @@ def test_missing_unit_counts_as_disabled(tmp_path: Path) -> None:
     assert evaluate({"type": "service", "name": "cups", "expect": "disabled"}, host).status == "pass"
 
 
-def test_service_skips_without_booted_systemd(tmp_path: Path) -> None:
+def test_service_enablement_is_asked_even_without_booted_systemd(tmp_path: Path) -> None:
     host = FakeHost(tmp_path, commands={("systemctl", "is-enabled", "cron"): ok("enabled\n")})
-    result = evaluate({"type": "service", "name": "cron", "expect": "enabled"}, host)
+    assert evaluate({"type": "service", "name": "cron", "expect": "enabled"}, host) == Evaluation(
+        "pass", "cron enabled"
+    )
+    result = evaluate({"type": "service", "name": "cron", "expect": "active"}, host)
     assert result == Evaluation("skip", "systemd is not running on this host")
-    assert evaluate({"type": "service", "name": "cron", "expect": "enabled"}, FakeHost(tmp_path)).status == "skip"
 
 
 def test_service_on_bsd_reads_rc_conf(tmp_path: Path) -> None:
@@ -398,33 +411,29 @@ def test_loaded_module_fails(host: FakeHost) -> None:
 
 
 @pytest.mark.parametrize(
-    ("dry_run", "expected"),
+    ("config", "expected"),
     [
-        (ok("install /bin/false\n"), Evaluation("pass", "cramfs not loaded; install /bin/false")),
-        (
-            ok("", 1, "modprobe: FATAL: Module cramfs not found in directory /lib/modules/6.1"),
-            Evaluation("pass", "cramfs not loaded; module not available"),
-        ),
+        ("install cramfs /bin/false\nblacklist cramfs\n",
+         Evaluation("pass", "cramfs not loaded; install cramfs /bin/false; blacklisted")),
+        ("blacklist cramfs\n", Evaluation("fail", "cramfs not loaded but loadable: no 'install cramfs /bin/false'")),
+        ("install cramfs /bin/true\n", Evaluation("fail", "cramfs not loaded but loadable: not blacklisted")),
     ],
 )
-def test_module_disabled_by_modprobe(tmp_path: Path, dry_run: CommandResult, expected: Evaluation) -> None:
-    host = FakeHost(tmp_path, commands={("modprobe", "-n", "-v", "cramfs"): dry_run})
+def test_module_needs_both_an_install_override_and_a_blacklist(tmp_path: Path, config: str,
+                                                               expected: Evaluation) -> None:
+    insmod = ok("insmod /lib/modules/6.1/kernel/fs/cramfs/cramfs.ko\n")
+    host = FakeHost(tmp_path, commands={("modprobe", "-n", "-v", "cramfs"): insmod,
+                                        ("modprobe", "--showconfig"): ok(config)})
     host.file("/proc/modules", "ext4 999 1 - Live 0x0\n")
     assert evaluate({"type": "kernel_module", "name": "cramfs", "expect": "disabled"}, host) == expected
 
 
-def test_loadable_module_fails_unless_blacklisted(tmp_path: Path) -> None:
-    insmod = ok("insmod /lib/modules/6.1/kernel/fs/udf/udf.ko\n")
-    host = FakeHost(
-        tmp_path,
-        commands={
-            ("modprobe", "-n", "-v", "udf"): insmod,
-            ("modprobe", "--showconfig"): ok("alias fs-udf udf\n"),
-        },
+def test_module_the_kernel_lacks_passes(tmp_path: Path) -> None:
+    missing = ok("", 1, "modprobe: FATAL: Module cramfs not found in directory /lib/modules/6.1")
+    host = FakeHost(tmp_path, commands={("modprobe", "-n", "-v", "cramfs"): missing})
+    assert evaluate({"type": "kernel_module", "name": "cramfs"}, host) == Evaluation(
+        "pass", "cramfs: module not available"
     )
-    assert evaluate({"type": "kernel_module", "name": "udf"}, host).status == "fail"
-    host.commands[("modprobe", "--showconfig")] = ok("blacklist udf\n")
-    assert evaluate({"type": "kernel_module", "name": "udf"}, host) == Evaluation("pass", "udf not loaded; blacklisted")
 
 
 def test_module_without_modprobe_reads_modprobe_d(host: FakeHost) -> None:
@@ -436,7 +445,7 @@ def test_module_without_modprobe_reads_modprobe_d(host: FakeHost) -> None:
     assert "install cramfs /bin/false" in cramfs.actual
     assert evaluate({"type": "kernel_module", "name": "sctp"}, host).status == "fail"
     assert evaluate({"type": "kernel_module", "name": "tipc"}, host) == Evaluation(
-        "pass", "tipc not loaded; module not available"
+        "pass", "tipc: module not available"
     )
 
 
