@@ -2,6 +2,8 @@
 
 Enrolls once (credentials kept in DIR/agent.json), then heartbeats, long-polls for jobs, evaluates checks on this
 machine and posts the results. Survives API outages with backoff.
+
+`python -m agent scan --root DIR [--template KEY-or-FILE]` judges a root filesystem offline and prints JSON.
 """
 
 from __future__ import annotations
@@ -13,12 +15,14 @@ import logging
 import platform
 import signal
 import socket
+import sys
 from pathlib import Path
 
 import httpx
 
 from agent.api_client import AgentApi, Backoff, with_retries
 from agent.host import LocalHost, detect_os_type
+from agent.offline import scan_main
 from agent.pinning import ALLOW_CUSTOM_COMMANDS_ENV, custom_commands_allowed
 from agent.runner import run_job
 
@@ -125,5 +129,12 @@ async def main(argv: list[str] | None = None) -> None:
         task.cancel()
 
 
+def cli(argv: list[str]) -> int:
+    if argv[:1] == ["scan"]:
+        return scan_main(argv[1:])
+    asyncio.run(main(argv))
+    return 0
+
+
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(cli(sys.argv[1:]))

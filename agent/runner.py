@@ -18,7 +18,7 @@ MAX_OUTPUT = 64 * 1024
 SHELLS = {"bash": ["bash"], "sh": ["sh"], "powershell": ["powershell", "-NoProfile", "-NonInteractive", "-File"]}
 
 
-def _evaluate(checks: list, host: HostProbe, allow_custom_commands: bool) -> list[dict]:
+def evaluate_job_checks(checks: list, host: HostProbe, allow_custom_commands: bool) -> list[dict]:
     """Commands outside the built-in content are refused (an `error` result) unless this host allows them; a
     file rule on a sensitive file reports only the judged field, and no result carries a hash or private key."""
     results: list[dict | None] = [None] * len(checks)
@@ -42,7 +42,7 @@ def _evaluate(checks: list, host: HostProbe, allow_custom_commands: bool) -> lis
 
 async def run_compliance_check(payload: dict, host: HostProbe, allow_custom_commands: bool = False) -> dict:
     checks = payload.get("checks") or []
-    return {"results": await asyncio.to_thread(_evaluate, checks, host, allow_custom_commands)}
+    return {"results": await asyncio.to_thread(evaluate_job_checks, checks, host, allow_custom_commands)}
 
 
 def _run_script(script: dict) -> dict:

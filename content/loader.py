@@ -113,6 +113,15 @@ def load_builtin_content(root: Path = CONTENT_DIR) -> BuiltinContent:
     return BuiltinContent(templates=templates, scripts=scripts)
 
 
+def load_template_file(path: Path, builtin: BuiltinContent) -> TemplateDoc:
+    """One template file outside the content folder (`extends` may name a built-in template), as the offline
+    scanner takes it."""
+    template = _load_template(path)
+    raw = {t.key: (path, t) for t in builtin.templates}
+    raw[template.key] = (path, template)
+    return _expand(template.key, raw)
+
+
 def _read_yaml(path: Path) -> Any:
     try:
         return yaml.safe_load(path.read_text(encoding="utf-8"))

@@ -220,7 +220,12 @@ def _linux_sysctl(key: str, rule: SysctlRule, host: HostProbe) -> Evaluation:
             return Evaluation("skip", f"{seen}; the kernel default applies")
     elif not _sysctl_ok(persisted[0], rule):
         ok = False
-    where = "both running and persisted" if rule.persisted == "required" else "running and wherever persisted"
+    if not host.running:
+        where = "persisted"
+    elif rule.persisted == "required":
+        where = "both running and persisted"
+    else:
+        where = "running and wherever persisted"
     return Evaluation("pass", seen) if ok else Evaluation("fail", f"{seen}; expected {rule.op} {rule.expected} {where}")
 
 

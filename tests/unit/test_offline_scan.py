@@ -1,0 +1,153 @@
+"""Offline scanning of a root filesystem: reads stay inside the root, and every Linux check of the built-in
+content gives the expected verdict on a compliant and on a non-compliant Debian-like tree."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from agent.offline import RootHost, scan_root
+from content import load_builtin_content
+from domain.evaluation import evaluate
+
+ROOTS = Path(__file__).resolve().parent.parent / "fixtures" / "roots"
+CONTENT = load_builtin_content()
+LINUX_TEMPLATES = ("cis-linux-l2", "stig-linux")  # cis-linux-l2 holds every cis-linux-l1 check
+
+# Checks that need the running system: a command, the live mount table, or a running service.
+OFFLINE_SKIPS = {"1.1.2.1.1", "1.1.2.3.1", "1.1.2.4.1", "1.1.2.5.1", "1.1.2.6.1", "1.1.2.7.1",
+                 "V-260469", "V-260485", "V-260486", "V-260516"}
+# The non-compliant tree passes these on purpose: openssh-server is installed there (its config is what fails).
+NONCOMPLIANT_PASSES = {"V-260523"}
+# The non-compliant tree has no /dev/shm entry in /etc/fstab: not a separate mount, so there is nothing to judge.
+NONCOMPLIANT_SKIPS = {"1.1.2.2.2", "1.1.2.2.3", "1.1.2.2.4"}
+
+
+def linux_checks() -> list[tuple[str, str]]:
+    return [(template, check.rule_id) for template in LINUX_TEMPLATES
+            for check in CONTENT.template(template).checks]
+
+
+def expected_verdict(tree: str, rule_id: str) -> str:
+    if rule_id in OFFLINE_SKIPS or (tree == "debian-noncompliant" and rule_id in NONCOMPLIANT_SKIPS):
+        return "skip"
+    if tree == "debian-compliant" or rule_id in NONCOMPLIANT_PASSES:
+        return "pass"
+    return "fail"
+
+
+def materialize(tree: str, target: Path) -> Path:
+    """A copy of the fixture tree with the modes (and, when running as root, the owners) of its manifest."""
+    root = target / tree
+    shutil.copytree(ROOTS / tree, root, symlinks=True)
+    for line in (ROOTS / f"{tree}.manifest").read_text().splitlines():
+        if not line.strip() or line.startswith("#"):
+            continue
+        mode, owner, path = line.split(maxsplit=2)
+        real = root / path.lstrip("/")
+        real.mkdir(parents=True, exist_ok=True) if not real.exists() else None
+        real.chmod(int(mode, 8))
+        if os.geteuid() == 0:
+            uid, gid = owner.split(":")
+            os.chown(real, int(uid), int(gid), follow_symlinks=False)
+    return root
+
+
+@pytest.fixture(scope="module")
+def trees(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    base = tmp_path_factory.mktemp("roots")
+    return {tree: materialize(tree, base) for tree in ("debian-compliant", "debian-noncompliant")}
+
+
+def judges_ownership(rule: dict) -> bool:
+    if rule.get("type") == "all_of":
+        return any(judges_ownership(part) for part in rule["rules"])
+    return rule.get("type") == "file_permissions" and (rule.get("owner") is not None or rule.get("group") is not None)
+
+
+@pytest.mark.parametrize("tree", ["debian-compliant", "debian-noncompliant"])
+@pytest.mark.parametrize(("template", "rule_id"), linux_checks())
+def test_every_linux_check_on_the_fixture_roots(trees: dict[str, Path], tree: str, template: str,
+                                                rule_id: str) -> None:
+    check = next(c for c in CONTENT.template(template).checks if c.rule_id == rule_id)
+    expected = expected_verdict(tree, rule_id)
+    if os.geteuid() != 0 and judges_ownership(check.rule) and expected != "skip":
+        pytest.skip("files can be given root's ownership only when the tests run as root")
+    result = evaluate(check.rule, RootHost(trees[tree]))
+    assert result.status == expected, f"{template} {rule_id}: {result.actual}"
+
+
+def test_offline_skips_say_why(trees: dict[str, Path]) -> None:
+    host = RootHost(trees["debian-compliant"])
+    findmnt = next(c.rule for c in CONTENT.template("cis-linux-l1").checks if c.rule_id == "1.1.2.1.1")
+    assert evaluate(findmnt, host).actual == "running findmnt needs the running system; not judged in an offline scan"
+    ufw_active = next(c.rule for c in CONTENT.template("stig-linux").checks if c.rule_id == "V-260516")
+    assert "needs the running system" in evaluate(ufw_active, host).actual
+
+
+def test_links_cannot_lead_outside_the_root(tmp_path: Path) -> None:
+    root = tmp_path / "image"
+    (root / "etc").mkdir(parents=True)
+    outside = tmp_path / "secret"
+    outside.write_text("host secret\n")
+    (root / "etc" / "absolute").symlink_to("/" + str(outside.relative_to("/")))
+    (root / "etc" / "relative").symlink_to("../../secret")
+    (root / "etc" / "loop").symlink_to("loop")
+    host = RootHost(root)
+    assert host.read_file("/etc/absolute") is None
+    assert host.read_file("/etc/relative") is None
+    assert host.read_file("/etc/loop") is None
+    assert host.read_file("/../secret") is None
+    (root / "etc" / "inside").symlink_to("/etc/passwd")
+    (root / "etc" / "passwd").write_text("root:x:0:0::/root:/bin/sh\n")
+    assert host.read_file("/etc/inside") == "root:x:0:0::/root:/bin/sh\n"
+    assert host.read_link("/etc/inside") == "/etc/passwd"
+
+
+def test_owner_names_come_from_the_image(tmp_path: Path) -> None:
+    root = tmp_path / "image"
+    (root / "etc").mkdir(parents=True)
+    (root / "etc" / "passwd").write_text(f"imageuser:x:{os.getuid()}:{os.getgid()}::/:/bin/sh\n")
+    (root / "etc" / "group").write_text(f"imagegroup:x:{os.getgid()}:\n")
+    info = RootHost(root).stat("/etc/passwd")
+    assert info is not None and (info.owner, info.group) == ("imageuser", "imagegroup")
+
+
+def test_nothing_runs_offline(tmp_path: Path) -> None:
+    host = RootHost(tmp_path)
+    assert not host.which("sh")
+    rule = {"type": "command_output", "argv": ["id"], "pattern": "uid", "os_types": ["linux"]}
+    assert evaluate(rule, host).status == "skip"
+
+
+def test_scan_command_prints_json_verdicts(trees: dict[str, Path]) -> None:
+    completed = subprocess.run(
+        [sys.executable, "-m", "agent", "scan", "--root", str(trees["debian-noncompliant"]),
+         "--template", "cis-linux-l1"],
+        capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[2],
+    )
+    report = json.loads(completed.stdout)
+    [template] = report["templates"]
+    assert template["template"] == "cis-linux-l1"
+    verdicts = {row["check_id"]: row["status"] for row in template["results"]}
+    assert verdicts["5.1.20"] == "fail" and verdicts["1.1.2.1.1"] == "skip"
+    assert template["summary"]["fail"] == sum(status == "fail" for status in verdicts.values())
+
+
+def test_scan_takes_a_template_file(trees: dict[str, Path], tmp_path: Path) -> None:
+    template = tmp_path / "mine.yaml"
+    template.write_text(
+        "format: 1\nkey: mine\nname: Mine\nos_type: linux\nframework: CIS\nextends: cis-linux-l1\nchecks:\n"
+        "  - rule_id: x.1\n    title: Banner file\n    rationale: Because.\n    severity: low\n"
+        "    rule: {type: file_exists, path: /etc/issue.net, expect: present}\n    remediation: {type: none}\n")
+    from agent.offline import choose_templates
+
+    report = scan_root(trees["debian-compliant"], choose_templates([str(template)]))
+    rows = report["templates"][0]["results"]
+    assert rows[-1] == {"check_id": "x.1", "title": "Banner file", "status": "pass",
+                        "actual": "/etc/issue.net present (file)"}
+    assert len(rows) == len(CONTENT.template("cis-linux-l1").checks) + 1
