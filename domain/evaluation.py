@@ -10,6 +10,7 @@ from pydantic import ValidationError
 
 from domain import linux_settings as linux
 from domain.probe import CommandNotFound, CommandResult, CommandTimeout, FileStat, HostProbe
+from domain.redaction import redact_file_actual
 from domain.regex_safety import search as regex_search
 from domain.rules import (
     RULE_TYPES,
@@ -115,7 +116,9 @@ def _file_regex(rule: FileRegexRule, host: HostProbe) -> Evaluation:
     for path, content in files:
         found = regex_search(rule.pattern, content)
         if found:
-            seen = _line_at(content, found.start())
+            # Redacted here as well as on the agent, so a line of a sensitive file inside `paths` or an `all_of`
+            # is never reported either.
+            seen = redact_file_actual((path,), _line_at(content, found.start()))
             if rule.path is None:
                 seen = f"{path}: {seen}"
             return Evaluation("pass" if rule.expect == "match" else "fail", seen)
@@ -190,11 +193,15 @@ def _sysctl(rule: SysctlRule, host: HostProbe) -> Evaluation:
         return _offline("reading kernel parameters")
     if not host.which("sysctl"):
         return Evaluation("skip", "sysctl command not available")
-    result = host.run(["sysctl", "-n", rule.key or rule.all_keys[0]], PROBE_TIMEOUT_SECONDS)
+    return _combine([_bsd_sysctl(key, rule, host) for key in rule.all_keys])
+
+
+def _bsd_sysctl(key: str, rule: SysctlRule, host: HostProbe) -> Evaluation:
+    result = host.run(["sysctl", "-n", key], PROBE_TIMEOUT_SECONDS)
     if result.exit_code != 0:
-        return Evaluation("skip", f"{rule.all_keys[0]} not present")
+        return Evaluation(rule.missing, f"{key} not present")
     value = " ".join(result.stdout.split())
-    return Evaluation("pass" if _sysctl_ok(value, rule) else "fail", f"{rule.all_keys[0]}={value}")
+    return Evaluation("pass" if _sysctl_ok(value, rule) else "fail", f"{key}={value}")
 
 
 def _linux_sysctl(key: str, rule: SysctlRule, host: HostProbe) -> Evaluation:

@@ -224,6 +224,14 @@ def test_sudoers_d_counts(host: FakeHost) -> None:
     assert evaluate(check_rule("cis-linux-l2", "5.2.4"), host).status == "fail"
 
 
+def test_lines_of_sensitive_files_stay_hidden_in_every_rule_form(host: FakeHost) -> None:
+    host.file("/etc/shadow", "root:$6$salt$hash:19700:0:99999:7:::\n")
+    by_paths = {"type": "file_regex", "paths": ["/etc/shadow"], "pattern": "^root:"}
+    assert evaluate(by_paths, host) == Evaluation("pass", "/etc/shadow: root:<redacted>")
+    nested = {"type": "all_of", "rules": [{"type": "file_regex", "path": "/etc/shadow", "pattern": "^root:"}]}
+    assert evaluate(nested, host) == Evaluation("pass", "root:<redacted>")
+
+
 def test_pwquality_conf_is_read_after_its_drop_ins(host: FakeHost) -> None:
     rule = check_rule("cis-linux-l1", "5.3.3.2.2")
     host.file("/etc/security/pwquality.conf.d/50-local.conf", "minlen = 14\n")
