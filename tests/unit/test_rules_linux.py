@@ -289,3 +289,13 @@ def test_windows_time_limits_reject_zero(tmp_path: Path, template: str, rule_id:
 def test_fixes_that_can_break_hosts_need_change_approval(template: str, rule_id: str) -> None:
     check = next(c for c in CONTENT.template(template).checks if c.rule_id == rule_id)
     assert check.remediation.type == "script" and check.remediation.requires_change
+
+
+def test_commands_inside_all_of_are_pinned_like_top_level_ones() -> None:
+    from agent.pinning import refusal
+
+    custom = {"type": "command_output", "argv": ["sh", "-c", "id"], "pattern": "uid"}
+    builtin = check_rule("cis-linux-l2", "1.1.2.3.1")
+    assert refusal({"type": "all_of", "rules": [builtin]}, allow_custom=False) is None
+    assert refusal({"type": "all_of", "rules": [builtin, custom]}, allow_custom=False).startswith("refused")
+    assert refusal({"type": "all_of", "applies_if": custom, "rules": [builtin]}, allow_custom=False) is not None
