@@ -151,3 +151,33 @@ def test_scan_takes_a_template_file(trees: dict[str, Path], tmp_path: Path) -> N
     assert rows[-1] == {"check_id": "x.1", "title": "Banner file", "status": "pass",
                         "actual": "/etc/issue.net present (file)"}
     assert len(rows) == len(CONTENT.template("cis-linux-l1").checks) + 1
+
+
+def test_a_rhel_like_layout(tmp_path: Path) -> None:
+    """Units under /usr/lib/systemd/system, boot loader spec entries with grubenv's $kernelopts, no dpkg."""
+    root = tmp_path / "rhel"
+    files = {
+        "usr/lib/systemd/system/auditd.service": "[Service]\n[Install]\nWantedBy=multi-user.target\n",
+        "boot/grub2/grubenv": "kernelopts=root=/dev/mapper/rhel-root ro audit=1 audit_backlog_limit=8192\n",
+        "boot/loader/entries/abc-5.14.0.conf": "title Red Hat Enterprise Linux\noptions $kernelopts\n",
+        "etc/ssh/sshd_config": "Include /etc/ssh/sshd_config.d/*.conf\nPermitRootLogin no\n",
+        "etc/ssh/sshd_config.d/50-redhat.conf": "X11Forwarding yes\nUsePAM yes\n",
+        "var/lib/rpm/rpmdb.sqlite": "",
+    }
+    for path, text in files.items():
+        (root / path).parent.mkdir(parents=True, exist_ok=True)
+        (root / path).write_text(text)
+    wants = root / "etc/systemd/system/multi-user.target.wants"
+    wants.mkdir(parents=True)
+    (wants / "auditd.service").symlink_to("/usr/lib/systemd/system/auditd.service")
+    host = RootHost(root)
+
+    def verdict(template: str, rule_id: str) -> str:
+        return evaluate(next(c.rule for c in CONTENT.template(template).checks if c.rule_id == rule_id), host).status
+
+    assert verdict("cis-linux-l2", "6.3.1.2") == "pass"   # auditd enabled
+    assert verdict("cis-linux-l2", "6.3.1.3") == "pass"   # audit=1 in every boot entry
+    assert verdict("cis-linux-l2", "6.3.1.4") == "pass"
+    assert verdict("cis-linux-l1", "5.1.20") == "pass"    # PermitRootLogin no
+    assert verdict("stig-linux", "V-260529") == "fail"    # X11Forwarding yes from the drop-in
+    assert verdict("cis-linux-l2", "6.3.1.1") == "skip"   # no dpkg database; the rpm one is not read offline
