@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test install lint bench clean console console-test chromium
+.PHONY: run test install lint bench clean console console-test chromium lock
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -21,8 +21,16 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 test: $(STAMP) console console-test chromium
-	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q
+	@start=$$(date +%s); \
+	$(BIN)/ruff check . && $(BIN)/python -m pytest -q; status=$$?; \
+	echo "make test: $$(( $$(date +%s) - start ))s. A subset: .venv/bin/python -m pytest -q tests/api -k incident" \
+		"(DATABASE_URL=postgresql://... uses that server instead of an embedded one)"; \
+	exit $$status
+
+# The production image's dependencies, pinned with hashes for the image's Python (Dockerfile).
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --generate-hashes --python-version 3.12 \
+		--python-platform x86_64-manylinux_2_28 --quiet -o requirements.lock
 
 bench: $(STAMP)
 	$(BIN)/python -m bench.run_all

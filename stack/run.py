@@ -1,4 +1,4 @@
-"""`make run`: the whole product on one machine — PostgreSQL, Temporal + UI, migrations, seed, worker, API, agent.
+"""`make run`: the whole product on one machine — PostgreSQL, Temporal + UI, bootstrap, worker, API, agent.
 
 Embedded PostgreSQL (data in .data/pg) unless DATABASE_URL is set; the Temporal dev server (state in
 .data/temporal.db) unless TEMPORAL_ADDRESS is set. Secrets are generated once per installation in .data/secrets/.
@@ -8,6 +8,7 @@ A child that crashes is restarted with backoff while the others keep running; Ct
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import os
 import signal
@@ -156,23 +157,40 @@ def ensure_database(admin_conninfo: str, name: str) -> None:
             conn.execute(f'CREATE DATABASE "{name}"')
 
 
-async def seed(env: dict[str, str]) -> None:
-    os.environ.update(env)
-    from config import get_settings
-    from models.db import make_engine, make_sessionmaker
-    from stack.seed import seed_all
+def bootstrap(env: dict[str, str]) -> None:
+    """`compliance bootstrap --demo-data .data`: the same bootstrap compose runs, plus the demo policy and the
+    local agent's enrollment token."""
+    subprocess.run([sys.executable, "-m", "stack.cli", "bootstrap", "--demo-data", str(DATA)], cwd=ROOT, env=env,
+                   check=True)
 
-    get_settings.cache_clear()
-    settings = get_settings()
-    engine = make_engine(settings.database_url, pool_size=1)
+
+class AlreadyRunning(Exception):
+    pass
+
+
+def hold_data_lock(data: Path):
+    """One stack per data folder: an exclusive lock on .data/run.lock for as long as this process lives (the
+    kernel drops it when the process ends, however it ends). Returns the open lock file."""
+    lock = open(data / "run.lock", "a+")  # noqa: SIM115 (held until exit)
     try:
-        async with make_sessionmaker(engine)() as session, session.begin():
-            report = await seed_all(session, settings.admin_password, DATA)
-    finally:
-        await engine.dispose()
-    if report.admin_password:
-        print(f"  created user 'admin' with password: {report.admin_password}  (shown once; "
-              "change it with: .venv/bin/python -m api.cli set-password admin)", flush=True)
+        fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        lock.seek(0)
+        holder = lock.read().strip() or "another process"
+        lock.close()
+        raise AlreadyRunning(holder) from None
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"pid {os.getpid()}")
+    lock.flush()
+    return lock
+
+
+def note_in_lock(lock, text: str) -> None:
+    lock.seek(0)
+    lock.truncate()
+    lock.write(f"pid {os.getpid()}, {text}")
+    lock.flush()
 
 
 async def trigger_first_cycle(temporal_address: str, agent_state: Path, timeout: float = 60) -> bool:
@@ -211,6 +229,13 @@ def main() -> int:
     started = time.monotonic()
     os.umask(0o077)  # everything written under .data (logs, Temporal state, agent credentials) is the owner's
     private_folder(DATA)
+    try:
+        lock = hold_data_lock(DATA)
+    except AlreadyRunning as holder:
+        print(f"Compliance Operations is already running from {DATA} ({holder}); stop that one first "
+              "(Ctrl-C in its terminal), or set COMPLIANCE_DATA_DIR to run a second, separate installation.",
+              file=sys.stderr, flush=True)
+        return 1
     logs = private_folder(DATA / "logs")
     close_to_others(DATA)
     env = dict(os.environ)
@@ -249,14 +274,14 @@ def main() -> int:
             ui_url = "http://127.0.0.1:8233"
         env["TEMPORAL_UI_URL"] = ui_url
 
-        print("migrating the database…", flush=True)
-        subprocess.run([sys.executable, "-m", "alembic", "upgrade", "head"], cwd=ROOT, env=env, check=True)
-        asyncio.run(seed(env))
+        print("bootstrapping (migrations, search attributes, system content, admin, schedules)…", flush=True)
+        bootstrap(env)
 
         api_host = env.get("API_HOST", "127.0.0.1")
         api_port = env.get("API_PORT", "8000")
         api_url = f"http://{api_host}:{api_port}"
         env["API_URL"] = api_url
+        note_in_lock(lock, f"console {api_url}/")
         supervisor.spawn("worker", [sys.executable, "worker.py"], env, logs / "worker.log")
         uvicorn = [sys.executable, "-m", "uvicorn", "api.main:app", "--host", api_host, "--port", api_port,
                    "--no-access-log", "--timeout-graceful-shutdown", "5", "--timeout-keep-alive", "75"]

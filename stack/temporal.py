@@ -40,11 +40,13 @@ def wait_for_port(host: str, port: int, timeout: float, process: subprocess.Pope
 
 def start_dev_server(
     *, ip: str = "127.0.0.1", port: int = 7233, ui_port: int = 8233, db_file: Path | None = None,
-    log_file: Path | None = None, headless: bool = False,
+    log_file: Path | None = None, headless: bool = False, search_attributes: bool = True,
 ) -> subprocess.Popen:
+    """`search_attributes=False`: a server as a production one starts, with none of ours registered (the
+    bootstrap registers them)."""
     cmd = [str(binary("temporal")), "server", "start-dev", "--ip", ip, "--port", str(port),
            "--ui-port", str(ui_port), "--log-level", "warn", "--ui-disable-news-fetch",
-           *search_attribute_flags()]
+           *(search_attribute_flags() if search_attributes else [])]
     if db_file is not None:
         cmd += ["--db-filename", str(db_file)]
     if headless:
