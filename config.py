@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -62,6 +63,18 @@ class Settings(BaseSettings):
     login_failure_window_seconds: int = Field(900, ge=1, description="failed logins are counted over this window")
     login_max_failures_per_user: int = Field(10, ge=1, description="per username, then 429 until the window moves")
     login_max_failures_per_address: int = Field(50, ge=1, description="per client address, then 429")
+
+    log_format: Literal["text", "json"] = Field("text", description="text | json (one object per line)")
+    worker_metrics_host: str = Field("127.0.0.1", description="where the worker serves its metrics")
+    worker_metrics_port: int | None = Field(
+        None, ge=0, le=65535,
+        description="the Temporal SDK's metrics (temporal_*); unset = 9464 in production, off elsewhere; 0 = off")
+    worker_figures_port: int | None = Field(
+        None, ge=0, le=65535,
+        description="the worker's product figures (compliance_*); unset = 9465 in production, off elsewhere; 0 = off")
+    otel_exporter_otlp_endpoint: str = Field(
+        "", description="OTLP/HTTP collector (http://host:4318); set = trace API → workflow → activity")
+    otel_service_name: str = Field("", description="service.name of the traces; empty = compliance-api / -worker")
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

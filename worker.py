@@ -19,6 +19,8 @@ from activities.scans import ScanActivities
 from activities.webhooks import WebhookActivities
 from config import Settings, get_settings
 from models.db import make_engine, make_sessionmaker
+from observability import tracing, worker_metrics
+from observability.logs import configure_logging
 from orchestration import ids
 from orchestration.gateway import TemporalGateway
 from workflows.registry import WORKFLOWS
@@ -73,17 +75,20 @@ def tune_garbage_collector() -> None:
 
 
 async def main() -> None:
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     settings = get_settings()
-    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace)
+    configure_logging(settings.log_format)
+    client = await Client.connect(settings.temporal_address, namespace=settings.temporal_namespace,
+                                  runtime=worker_metrics.temporal_runtime(settings),
+                                  interceptors=tracing.temporal_interceptors(settings, "compliance-worker"))
     engine = make_engine(settings.database_url)
+    sessionmaker = make_sessionmaker(engine)
     if settings.temporal_schedule_enabled:
         await TemporalGateway(settings, client).ensure_scan_cycle_schedule()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    async with build_worker(client, make_sessionmaker(engine), settings):
+    async with worker_metrics.serving_figures(settings, sessionmaker), build_worker(client, sessionmaker, settings):
         tune_garbage_collector()  # once the workers exist, so their start-up objects are frozen too
         log.info("worker polling task queue %r on %s", settings.temporal_task_queue, settings.temporal_address)
         await stop.wait()

@@ -12,6 +12,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from config import Settings
+from observability import worker_metrics
 from orchestration.gateway import TemporalGateway
 from orchestration.types import AwaitJobInput, JobDone, OpenBatchInput, OpenedBatch, RecordInput, RecordOutcome
 from services import webhooks
@@ -102,6 +103,7 @@ class ScanActivities:
                                        [uuid.UUID(i) for i in params.timed_out_scan_ids], datetime.now(UTC),
                                        self.settings.incomplete_error_share)
             await self._start_deliveries(session, batch.events)
+        worker_metrics.count_recorded(batch)
         return RecordOutcome(recorded=len(batch.scored), timed_out=batch.timed_out, remediations=batch.remediations)
 
     async def _start_deliveries(self, session, events) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
@@ -37,6 +36,9 @@ from api.routes import (
 from api.security import require_signing_secret
 from config import Settings, get_settings
 from models.db import libpq_url, make_engine, make_sessionmaker
+from observability import tracing
+from observability.http_metrics import HttpMetrics
+from observability.logs import configure_logging
 from orchestration.gateway import TemporalGateway
 
 API_PREFIX = "/api/v1"
@@ -52,6 +54,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     if not settings.database_url:
         raise RuntimeError("DATABASE_URL is not set (make run sets it for the embedded server)")
     require_signing_secret(settings)
+    tracing.install(settings, "compliance-api")
 
     @asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -77,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_request_bytes,
                        path_limits={f"{API_PREFIX}/compliance/templates/import": settings.max_import_bytes})
     app.add_middleware(SecurityHeaders)
+    HttpMetrics(agent_jobs_route=f"{API_PREFIX}/agent/jobs").install(app)
     install_docs(app)
 
     v1 = APIRouter(prefix=API_PREFIX)
@@ -92,6 +96,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 def __getattr__(name: str):
     # `uvicorn api.main:app` builds the app on first access, after the environment is set.
     if name == "app":
-        logging.basicConfig(level=logging.INFO)
-        return create_app()
+        settings = get_settings()
+        configure_logging(settings.log_format)
+        return create_app(settings)
     raise AttributeError(name)
