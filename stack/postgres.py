@@ -175,12 +175,12 @@ class EmbeddedPostgres:
             self._adopted_pid = stale
         else:
             self._adopted_pid = None
-            log = open(self.private_dir / f"{self.data_dir.name}.log", "ab")  # noqa: SIM115
-            os.chmod(log.name, 0o600)
-            self.process = subprocess.Popen(
-                self._command(),
-                stdout=log, stderr=log, start_new_session=True, **_as(user),
-            )
+            with open(self.private_dir / f"{self.data_dir.name}.log", "ab") as log:  # the child keeps its copy
+                os.chmod(log.name, 0o600)
+                self.process = subprocess.Popen(
+                    self._command(),
+                    stdout=log, stderr=log, start_new_session=True, **_as(user),
+                )
         self._wait_ready(timeout)
 
     def _command(self) -> list[str]:

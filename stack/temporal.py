@@ -52,6 +52,10 @@ def start_dev_server(
     if headless:
         cmd.append("--headless")
     out = open(log_file, "ab") if log_file else subprocess.DEVNULL  # noqa: SIM115
-    process = subprocess.Popen(cmd, stdout=out, stderr=out, start_new_session=True)
+    try:
+        process = subprocess.Popen(cmd, stdout=out, stderr=out, start_new_session=True)
+    finally:
+        if log_file:
+            out.close()  # the child has its own copy
     wait_for_port(ip, port, timeout=60, process=process)
     return process

@@ -23,6 +23,21 @@ from models.db import libpq_url, make_engine, make_sessionmaker, with_database
 from stack.postgres import EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+def pytest_configure(config):
+    """Everything a test run writes to a temporary place (pytest's tmp_path, the embedded servers, the processes
+    the tests start, which inherit TMPDIR) goes into one folder of its own, removed when the run ends: a run
+    leaves nothing in the system's temporary folder."""
+    if hasattr(config, "workerinput"):
+        return
+    config._cops_tmp = tempfile.mkdtemp(prefix="cops-tests-")
+    os.environ["TMPDIR"] = tempfile.tempdir = config._cops_tmp
+
+
+def pytest_unconfigure(config):
+    if getattr(config, "_cops_tmp", None):
+        shutil.rmtree(config._cops_tmp, ignore_errors=True)
 TEMPLATE_DB = f"cops_template_{os.getpid()}"
 UNREACHABLE_TEMPORAL = "127.0.0.1:1"
 

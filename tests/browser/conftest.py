@@ -27,7 +27,10 @@ from stack.ports import free_port
 ROOT = Path(__file__).resolve().parents[2]
 DIST = ROOT / "console" / "dist" / "index.html"
 AXE = ROOT / "console" / "node_modules" / "axe-core" / "axe.min.js"
-SCREENSHOTS = ROOT / "docs" / "screenshots"
+# The screenshots in docs/ are refreshed on request (UPDATE_SCREENSHOTS=1); otherwise a test run keeps its own
+# copies in the session's temporary folder, so it leaves the repository as it found it.
+SCREENSHOTS = (ROOT / "docs" / "screenshots" if os.environ.get("UPDATE_SCREENSHOTS")
+               else Path(tempfile.gettempdir()) / "screenshots")
 CHROMIUM = os.environ.get("CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
@@ -63,6 +66,13 @@ class ConsoleStack:
         return httpx.Client(base_url=f"{self.url}/api/v1", headers={"Authorization": f"Bearer {token}"}, timeout=30)
 
 
+def pytest_collection_modifyitems(items):
+    """The first browser test also starts the stack and seeds a large fleet."""
+    for item in items:
+        if "tests/browser" in str(item.fspath):
+            item.add_marker(pytest.mark.timeout(900))
+
+
 def wait_until(probe, timeout: float, what: str, interval: float = 0.5):
     deadline = time.monotonic() + timeout
     while True:
@@ -95,9 +105,9 @@ class Processes:
         self.children: list[tuple[str, subprocess.Popen]] = []
 
     def spawn(self, name: str, argv: list[str], env: dict[str, str]) -> subprocess.Popen:
-        log = open(self.logs / f"{name}.log", "ab")  # noqa: SIM115
-        process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
-                                   start_new_session=True)
+        with open(self.logs / f"{name}.log", "ab") as log:  # the child keeps its own copy
+            process = subprocess.Popen(argv, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
         self.children.append((name, process))
         return process
 
