@@ -6,6 +6,7 @@ its app alone; several API processes behind one address are scraped one by one (
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from collections import defaultdict
@@ -26,6 +27,7 @@ from prometheus_client import (
 )
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+CLIENT_CLOSED = 499  # nginx's status for a request whose client closed the connection before the answer
 UNMATCHED = "unmatched"  # no route: scanners' random paths must not become label values
 # Agents long-poll for up to a minute, so the buckets reach past it; their route is excluded from latency panels.
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
@@ -123,13 +125,14 @@ class MetricsMiddleware:
             return
         method = scope["method"]
         started = time.perf_counter()
-        status = 500
+        status = 500  # what the server error middleware answers when the app raises before responding
+        started_response = False
         poll_body: list[bytes] | None = None
 
         async def send_measured(message: Message) -> None:
-            nonlocal status, poll_body
+            nonlocal status, started_response, poll_body
             if message["type"] == "http.response.start":
-                status = message["status"]
+                status, started_response = message["status"], True
                 if method == "GET" and self.routes(scope) == self.metrics.agent_jobs_route:
                     poll_body = []
             elif message["type"] == "http.response.body" and poll_body is not None:
@@ -138,6 +141,10 @@ class MetricsMiddleware:
 
         try:
             await self.app(scope, receive, send_measured)
+        except asyncio.CancelledError:
+            if not started_response:
+                status = CLIENT_CLOSED  # the client went away (an agent stopping mid long-poll): not a failure
+            raise
         finally:
             self.metrics.observe(method, self.routes(scope), status, time.perf_counter() - started)
             if poll_body is not None:
