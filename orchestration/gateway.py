@@ -28,6 +28,7 @@ from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 
 from config import Settings
+from observability import tracing
 from orchestration import ids
 from orchestration import search_attributes as sa
 from orchestration.types import (
@@ -88,7 +89,8 @@ class TemporalGateway:
             if self._client is None:
                 try:
                     self._client = await asyncio.wait_for(
-                        Client.connect(self.settings.temporal_address, namespace=self.settings.temporal_namespace),
+                        Client.connect(self.settings.temporal_address, namespace=self.settings.temporal_namespace,
+                                       interceptors=tracing.temporal_interceptors(self.settings, "compliance-api")),
                         timeout,
                     )
                 except Exception as exc:

@@ -19,7 +19,8 @@ async def test_login_with_good_password_returns_bearer_jwt(client, db):
     me = await client.get("/api/v1/auth/me", headers={"Authorization": f"Bearer {body['access_token']}"})
     assert me.status_code == 200
     assert me.json()["username"] == user.username
-    assert me.json()["memberships"] == [{"org_id": str(org.id), "org_name": org.name, "role": "viewer"}]
+    assert me.json()["memberships"] == [{"org_id": str(org.id), "org_name": org.name, "role": "viewer",
+                                         "permissions": ["compliance.view"]}]
 
 
 @pytest.mark.parametrize("username,password", [("known", "wrong-password"), ("nobody", PASSWORD)])

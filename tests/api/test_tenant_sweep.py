@@ -14,6 +14,7 @@ from sqlalchemy import text
 from models import (
     Agent,
     AgentJob,
+    Alert,
     AutomationWorkflow,
     ChangeRecord,
     ComplianceException,
@@ -51,6 +52,8 @@ TABLES = (
     "automation_workflows",
     "webhooks",
     "enrollment_tokens",
+    "alerts",
+    "incidents",
     "audit_log",
 )
 
@@ -218,7 +221,9 @@ async def extra_org_b_ids(db, org_b, host_b, policy_b, scan_b, check_id, group_b
     job = AgentJob(org_id=org_b.id, host_id=host_b.id, kind="compliance_check", payload={})
     agent = Agent(host_id=host_b.id, token_hash="b" * 64)  # waiting for approval: the most tempting target
     token = EnrollmentToken(org_id=org_b.id, token_hash="c" * 64, expires_at=datetime.now(UTC) + timedelta(hours=1))
-    db.add_all([change, override, job, agent, token])
+    alert = Alert(org_id=org_b.id, host_id=host_b.id, policy_id=policy_b.id, scan_id=scan_b.id,
+                  alert_type="compliance_score_regression", severity="warning", message="b", incident_id=incident.id)
+    db.add_all([change, override, job, agent, token, alert])
     await db.commit()
     return {
         "script_id": str(script.id),
@@ -226,6 +231,7 @@ async def extra_org_b_ids(db, org_b, host_b, policy_b, scan_b, check_id, group_b
         "exception_id": str(exception.id),
         "webhook_id": str(webhook.id),
         "incident_id": str(incident.id),
+        "alert_id": str(alert.id),
         "remediation_id": str(remediation.id),
         "change_id": str(change.id),
         "override_id": str(override.id),
