@@ -32,6 +32,8 @@ class BootstrapError(Exception):
 class BootstrapReport:
     search_attributes_added: list[str] = field(default_factory=list)
     templates_created: int = 0
+    templates_updated: int = 0
+    scripts_updated: int = 0
     admin_created: bool = False
     admin_password: str | None = None  # generated (development only): shown once
     schedule: str = "skipped"
@@ -39,7 +41,8 @@ class BootstrapReport:
     def lines(self) -> list[str]:
         attributes = ", ".join(self.search_attributes_added) or "already registered"
         return [f"  database migrated; search attributes: {attributes}",
-                f"  system templates added: {self.templates_created}; scan-cycle schedule {self.schedule}",
+                f"  system templates added: {self.templates_created}, new versions: {self.templates_updated}, "
+                f"scripts updated: {self.scripts_updated}; scan-cycle schedule {self.schedule}",
                 "  first administrator 'admin' created" if self.admin_created else "  administrator exists"]
 
 
@@ -73,17 +76,20 @@ async def register_search_attributes(client: Client, namespace: str) -> list[str
     return missing
 
 
-async def seed(settings: Settings, password: str | None, demo_dir: Path | None) -> tuple[int, bool, str | None]:
+async def seed(settings: Settings, password: str | None, demo_dir: Path | None,
+               report: BootstrapReport) -> None:
     engine = make_engine(settings.database_url, pool_size=1)
     try:
         async with make_sessionmaker(engine)() as session, session.begin():
             accounts = await seed_accounts(session, password)
-            created = await seed_system_content(session)
+            content = await seed_system_content(session)
             if demo_dir is not None:
                 await seed_demo(session, accounts.demo_org_id, demo_dir)
     finally:
         await engine.dispose()
-    return created, accounts.admin_created, accounts.admin_password
+    report.templates_created, report.templates_updated = content.templates_created, content.templates_updated
+    report.scripts_updated = content.scripts_updated
+    report.admin_created, report.admin_password = accounts.admin_created, accounts.admin_password
 
 
 async def bootstrap(settings: Settings, *, demo_dir: Path | None = None, client: Client | None = None,
@@ -108,8 +114,7 @@ async def bootstrap(settings: Settings, *, demo_dir: Path | None = None, client:
         report.search_attributes_added = await register_search_attributes(client, settings.temporal_namespace)
 
     try:
-        report.templates_created, report.admin_created, report.admin_password = await seed(
-            settings, password, demo_dir)
+        await seed(settings, password, demo_dir, report)
     except ValueError as exc:  # a password the policy refuses
         raise BootstrapError(str(exc)) from exc
 

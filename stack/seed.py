@@ -67,46 +67,84 @@ async def seed_accounts(session: AsyncSession, admin_password: str | None) -> Se
     return report
 
 
-async def seed_system_content(session: AsyncSession) -> int:
-    """Insert the built-in scripts and system templates that are not in the database yet."""
+@dataclass
+class ContentSeeded:
+    templates_created: int = 0
+    templates_updated: int = 0  # a new published version of a system template whose content changed
+    scripts_updated: int = 0
+
+
+async def seed_system_content(session: AsyncSession) -> ContentSeeded:
+    """Bring the built-in scripts and system templates in the database up to the content shipped in `content/`.
+
+    A new template is inserted as version 1. A template whose shipped checks differ from its latest version gets a
+    new published version in the same lineage (policies on the latest version move to it; pinned ones stay); the
+    older version keeps its checks but gives up the content key. A built-in script whose body changed is updated in
+    place: a change approved earlier keeps the script it approved (by hash) in its change record.
+    """
     from content.loader import load_builtin_content
 
     content = load_builtin_content()
-    script_ids: dict[str, uuid.UUID] = dict(
-        (await session.execute(select(Script.content_key, Script.id).where(Script.org_id.is_(None)))).all()
-    )
+    seeded = ContentSeeded()
+    scripts = {s.content_key: s for s in await session.scalars(select(Script).where(Script.org_id.is_(None)))}
     for key, doc in content.scripts.items():
-        if key not in script_ids:
+        digest = hashlib.sha256(doc.body.encode()).hexdigest()
+        script = scripts.get(key)
+        if script is None:
             script = Script(org_id=None, content_key=key, name=doc.name, description=doc.description or None,
-                            shell=doc.shell, body=doc.body, sha256=hashlib.sha256(doc.body.encode()).hexdigest(),
-                            timeout_seconds=doc.timeout_seconds)
+                            shell=doc.shell, body=doc.body, sha256=digest, timeout_seconds=doc.timeout_seconds)
             session.add(script)
-            await session.flush()
-            script_ids[key] = script.id
+            scripts[key] = script
+        elif (script.sha256, script.name, script.shell, script.timeout_seconds) != (
+                digest, doc.name, doc.shell, doc.timeout_seconds):
+            script.name, script.shell, script.body, script.sha256 = doc.name, doc.shell, doc.body, digest
+            script.description, script.timeout_seconds = doc.description or None, doc.timeout_seconds
+            seeded.scripts_updated += 1
+    await session.flush()
+    script_ids = {key: script.id for key, script in scripts.items()}
 
-    existing = set(await session.scalars(
-        select(ComplianceTemplate.content_key).where(ComplianceTemplate.is_system)
-    ))
-    created = 0
+    current = {t.content_key: t for t in await session.scalars(
+        select(ComplianceTemplate).where(ComplianceTemplate.is_system, ComplianceTemplate.content_key.is_not(None)))}
     for doc in content.templates:
-        if doc.key in existing:
-            continue
+        shipped = [check_from_doc(None, position, check, script_ids) for position, check in enumerate(doc.checks)]
+        previous = current.get(doc.key)
+        if previous is not None:
+            stored = (await session.scalars(select(ComplianceCheck).where(
+                ComplianceCheck.template_id == previous.id).order_by(ComplianceCheck.position))).all()
+            if [check_fields(c) for c in stored] == [check_fields(c) for c in shipped]:
+                continue
+            previous.content_key = None
+            await session.flush()
         template = ComplianceTemplate(
             org_id=None, content_key=doc.key, name=doc.name, description=doc.description or None,
-            os_type=doc.os_type, framework=doc.framework, level=doc.level, version=1, status="published",
-            is_system=True, scan_interval_hours=doc.scan_interval_hours, lineage_id=uuid.uuid4(),
-            published_at=datetime.now(UTC),
+            os_type=doc.os_type, framework=doc.framework, level=doc.level,
+            version=previous.version + 1 if previous else 1, status="published", is_system=True,
+            scan_interval_hours=doc.scan_interval_hours,
+            lineage_id=previous.lineage_id if previous else uuid.uuid4(), published_at=datetime.now(UTC),
         )
         session.add(template)
         await session.flush()
-        session.add_all([check_from_doc(template.id, position, check, script_ids)
-                         for position, check in enumerate(doc.checks)])
-        created += 1
+        for check in shipped:
+            check.template_id = template.id
+        session.add_all(shipped)
+        if previous is None:
+            seeded.templates_created += 1
+        else:
+            seeded.templates_updated += 1
     await session.flush()
-    return created
+    return seeded
 
 
-def check_from_doc(template_id: uuid.UUID, position: int, doc, script_ids: dict[str, uuid.UUID]) -> ComplianceCheck:
+CHECK_FIELDS = ("rule_id", "title", "description", "severity", "rule", "enabled", "frameworks", "remediation_type",
+                "remediation_instructions", "script_id", "remediation_requires_change", "position")
+
+
+def check_fields(check: ComplianceCheck) -> tuple:
+    return tuple(getattr(check, name) for name in CHECK_FIELDS)
+
+
+def check_from_doc(template_id: uuid.UUID | None, position: int, doc, script_ids: dict[str, uuid.UUID],
+                   ) -> ComplianceCheck:
     remediation = doc.remediation
     return ComplianceCheck(
         template_id=template_id, rule_id=doc.rule_id, title=doc.title, description=doc.rationale,
@@ -143,6 +181,6 @@ async def seed_demo(session: AsyncSession, org_id: uuid.UUID, data_dir: Path | N
 
 async def seed_all(session: AsyncSession, admin_password: str | None, data_dir: Path | None = None) -> SeedReport:
     report = await seed_accounts(session, admin_password)
-    report.templates_created = await seed_system_content(session)
+    report.templates_created = (await seed_system_content(session)).templates_created
     await seed_demo(session, report.demo_org_id, data_dir)
     return report
