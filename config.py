@@ -40,6 +40,14 @@ class Settings(BaseSettings):
         None, validation_alias="COMPLIANCE_ADMIN_PASSWORD_FILE",
         description="a file holding the first admin's password (a Docker/Compose secret), read by the bootstrap")
 
+    database_pool_size: int = Field(10, ge=1, description="pooled database connections of one API process")
+    database_pool_overflow: int = Field(10, ge=0, description="extra connections the pool may open under load")
+    database_pool_timeout_seconds: float = Field(
+        3.0, gt=0, description="a request that waits longer for a pooled connection gets 503 with Retry-After")
+    agent_credentials_cache_seconds: float = Field(
+        5.0, ge=0, description="an API process trusts an agent token this long without a query (0 = never); "
+                               "a revocation reaches every process at once through PostgreSQL notifications")
+
     host_online_window_seconds: int = 300
     agent_result_timeout_seconds: int = 3600
     enrollment_token_ttl_hours: int = Field(24, ge=1, le=30 * 24)
@@ -64,6 +72,25 @@ class Settings(BaseSettings):
     login_max_failures_per_user: int = Field(10, ge=1, description="per username, then 429 until the window moves")
     login_max_failures_per_address: int = Field(50, ge=1, description="per client address, then 429")
 
+    vuln_nvd_url: str = Field("https://services.nvd.nist.gov/rest/json/cves/2.0",
+                              description="NVD CVE API 2.0 endpoint (paged, incremental by lastModified)")
+    vuln_kev_url: str = Field(
+        "https://www.cisa.gov/sites/default/files/feeds/known_exploited_vulnerabilities.json",
+        description="the CISA KEV catalog (JSON)")
+    vuln_osv_url: str = Field("https://osv-vulnerabilities.storage.googleapis.com",
+                              description="OSV exports: <url>/<ecosystem>/all.zip")
+    vuln_osv_ecosystems: str = Field("Debian:11,Debian:12,Ubuntu:22.04:LTS,Ubuntu:24.04:LTS",
+                                     description="comma-separated OSV ecosystems to sync")
+    nvd_api_key: str | None = Field(None, description="NVD API key: 50 requests per 30 s instead of 5")
+    vuln_nvd_initial_days: int = Field(120, ge=1, description="the first NVD sync reads CVEs modified this far back")
+    vuln_nvd_requests_per_window: int | None = Field(
+        None, ge=1, description="NVD requests per rolling 30 s; unset = NVD's limit (5, or 50 with a key)")
+    vuln_fetch_timeout_seconds: float = Field(120.0, gt=0, description="per HTTP request to a feed source")
+    vuln_feed_sync_hours: int = Field(24, ge=1, description="the vuln-feed-sync schedule's interval")
+    vuln_matching_hours: int = Field(
+        6, ge=1, description="the vuln-host-matching schedule's interval; older inventories are refreshed")
+    vuln_inventory_timeout_seconds: int = Field(600, ge=1, description="how long matching waits for an inventory")
+
     log_format: Literal["text", "json"] = Field("text", description="text | json (one object per line)")
     worker_metrics_host: str = Field("127.0.0.1", description="where the worker serves its metrics")
     worker_metrics_port: int | None = Field(
@@ -75,6 +102,10 @@ class Settings(BaseSettings):
     otel_exporter_otlp_endpoint: str = Field(
         "", description="OTLP/HTTP collector (http://host:4318); set = trace API → workflow → activity")
     otel_service_name: str = Field("", description="service.name of the traces; empty = compliance-api / -worker")
+
+    @property
+    def vuln_osv_ecosystem_list(self) -> list[str]:
+        return [e.strip() for e in self.vuln_osv_ecosystems.split(",") if e.strip()]
 
     @model_validator(mode="after")
     def _refuse_placeholder_secret(self) -> Settings:

@@ -10,6 +10,19 @@ from models.remediation import ChangeRecord, Remediation
 from models.scans import CheckState, ComplianceScan, HostPolicyStatus, ScanCheckResult, ScanResults
 from models.templates import AutomationWorkflow, ComplianceCheck, ComplianceTemplate, Script
 from models.tenancy import ApiToken, EnrollmentToken, Membership, Organization, User
+from models.vulnerabilities import (
+    AffectedPackage,
+    Cve,
+    HostInventory,
+    HostVulnerability,
+    KevEntry,
+    PackageSet,
+    PackageSetItem,
+    PackageSetVulnerability,
+    Patch,
+    PatchCve,
+    VulnFeedStatus,
+)
 
 __all__ = [
     "Agent", "AgentJob", "Alert", "ApiToken", "AuditEntry", "AutomationWorkflow", "Base", "ChangeRecord",
@@ -17,4 +30,6 @@ __all__ = [
     "ComplianceTemplate", "EnrollmentToken", "Host", "HostGroup", "HostGroupMember", "HostPolicyStatus",
     "Incident", "Membership", "Notification", "Organization", "PolicyHostOverride", "Remediation",
     "ScanCheckResult", "ScanResults", "Script", "User", "Webhook", "WebhookDelivery",
+    "AffectedPackage", "Cve", "HostInventory", "HostVulnerability", "KevEntry", "PackageSet", "PackageSetItem",
+    "PackageSetVulnerability", "Patch", "PatchCve", "VulnFeedStatus",
 ]

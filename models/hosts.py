@@ -70,7 +70,7 @@ class AgentJob(UUIDPk, Timestamps, Base):
 
     __tablename__ = "agent_jobs"
     __table_args__ = (
-        CheckConstraint("kind IN ('compliance_check', 'remediation')", name="kind"),
+        CheckConstraint("kind IN ('compliance_check', 'remediation', 'inventory')", name="kind"),
         CheckConstraint(
             "status IN ('pending', 'delivered', 'completed', 'timed_out', 'cancelled')", name="status"
         ),
@@ -80,6 +80,8 @@ class AgentJob(UUIDPk, Timestamps, Base):
               postgresql_where=text("completion_pending")),
         Index("uq_agent_jobs_one_check_job_per_scan", "scan_id", unique=True,
               postgresql_where=text("kind = 'compliance_check'")),
+        Index("uq_agent_jobs_one_open_inventory_per_host", "host_id", unique=True,
+              postgresql_where=text("kind = 'inventory' AND status IN ('pending', 'delivered')")),
     )
 
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
