@@ -22,7 +22,7 @@ lint: $(STAMP)
 
 test: $(STAMP) console console-test chromium
 	@start=$$(date +%s); \
-	$(BIN)/ruff check . && $(BIN)/python -m pytest -q; status=$$?; \
+	$(BIN)/ruff check . && $(BIN)/python -m pytest -q --durations=15; status=$$?; \
 	echo "make test: $$(( $$(date +%s) - start ))s. A subset: .venv/bin/python -m pytest -q tests/api -k incident" \
 		"(DATABASE_URL=postgresql://... uses that server instead of an embedded one)"; \
 	exit $$status
