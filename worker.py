@@ -16,6 +16,7 @@ from activities.exceptions import ExceptionActivities
 from activities.remediation import RemediationActivities
 from activities.scan_cycle import ScanCycleActivities
 from activities.scans import ScanActivities
+from activities.vulnerabilities import VulnerabilityActivities
 from activities.webhooks import WebhookActivities
 from config import Settings, get_settings
 from models.db import make_engine, make_sessionmaker
@@ -38,6 +39,7 @@ def build_activities(sessionmaker, settings: Settings, gateway: TemporalGateway,
         *RemediationActivities(sessionmaker, settings, gateway).all(),
         webhooks.webhook_targets, webhooks.deliver_webhook,
         exceptions.expire_exception, exceptions.expire_overdue_exceptions,
+        *VulnerabilityActivities(sessionmaker, settings).all(),
     ]
 
 
@@ -84,6 +86,7 @@ async def main() -> None:
     sessionmaker = make_sessionmaker(engine)
     if settings.temporal_schedule_enabled:
         await TemporalGateway(settings, client).ensure_scan_cycle_schedule()
+        await TemporalGateway(settings, client).ensure_vuln_schedules()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

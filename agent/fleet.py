@@ -32,6 +32,7 @@ class Outcomes:
     fixed_rules: set[str] = field(default_factory=set)
     remediation_succeeds: bool = True
     silent: bool = False
+    inventory: dict | None = None  # the answer to inventory jobs (§7 shape); None: `unsupported`
 
     def status(self, hostname: str, rule_id: str) -> str:
         if rule_id in self.fixed_rules:
@@ -54,9 +55,12 @@ class SimulatedHost:
     host_id: str | None = None
     answered: int = 0
     fixed_rules: set[str] = field(default_factory=set)
+    inventory: dict | None = None  # this host's own package set, else the fleet's
 
     def answer(self, job: dict) -> dict:
         payload = job["payload"]
+        if job["kind"] == "inventory":
+            return self.inventory or self.outcomes.inventory or {"status": "unsupported"}
         if job["kind"] == "remediation":
             ok = self.outcomes.remediation_succeeds
             if ok and payload.get("rule_id"):

@@ -9,6 +9,7 @@ import os
 import subprocess
 import tempfile
 
+from agent.inventory import collect as collect_inventory
 from agent.pinning import refusal
 from domain.evaluation import HostProbe, evaluate_checks
 from domain.redaction import redact_file_actual, scrub
@@ -85,6 +86,8 @@ async def run_job(job: dict, host: HostProbe, allow_custom_commands: bool = Fals
             return await run_compliance_check(job["payload"], host, allow_custom_commands)
         if job["kind"] == "remediation":
             return await run_remediation(job["payload"])
+        if job["kind"] == "inventory":
+            return await asyncio.to_thread(collect_inventory)
         return {"status": "failed", "exit_code": None, "output": f"unknown job kind {job['kind']!r}"}
     except Exception as exc:  # a malformed job must not take the agent down
         log.exception("job %s failed", job.get("id"))
@@ -92,4 +95,6 @@ async def run_job(job: dict, host: HostProbe, allow_custom_commands: bool = Fals
             checks = (job.get("payload") or {}).get("checks") or []
             return {"results": [{"check_id": c.get("check_id"), "status": "error", "actual": f"agent error: {exc}"}
                                 for c in checks if isinstance(c, dict) and c.get("check_id")]}
+        if job.get("kind") == "inventory":
+            return {"status": "unsupported", "reason": f"agent error: {exc}"}
         return {"status": "failed", "exit_code": None, "output": f"agent error: {exc}"}

@@ -32,6 +32,7 @@ from api.routes import (
     template_portability,
     templates,
     users,
+    vulnerabilities,
 )
 from api.security import require_signing_secret
 from config import Settings, get_settings
@@ -46,6 +47,7 @@ RESOURCE_ROUTERS = [
     auth.router, users.router, orgs.router, enrollment.router, hosts.router, audit_log.router, templates.router,
     policies.router, scans.router, agents.router, exceptions.router, scripts.router, automation_workflows.router,
     changes.router, remediations.router, monitoring.router, reports.router, template_portability.keys_router,
+    vulnerabilities.router,
 ]
 
 

@@ -37,7 +37,9 @@ from orchestration.types import (
     ExpiryInput,
     ExpiryReschedule,
     ExpiryRevoke,
+    FeedSyncInput,
     JobDone,
+    MatchingInput,
     RemediationInput,
     RemediationStart,
     ScanBatchInput,
@@ -262,3 +264,53 @@ class TemporalGateway:
     async def trigger_scan_cycle(self) -> None:
         """Run the cycle now rather than at the next interval."""
         await (await self.client()).get_schedule_handle(ids.SCAN_CYCLE_SCHEDULE).trigger()
+
+    # The vulnerability schedules
+
+    def vuln_feed_sync_schedule(self) -> Schedule:
+        return Schedule(
+            action=ScheduleActionStartWorkflow(
+                ids.VULN_FEED_SYNC_WORKFLOW,
+                FeedSyncInput(inventory_timeout_seconds=self.settings.vuln_inventory_timeout_seconds,
+                              inventory_max_age_hours=self.settings.vuln_matching_hours),
+                id=ids.VULN_FEED_SYNC, task_queue=self.settings.temporal_task_queue,
+                static_summary="Sync NVD, CISA KEV and OSV, then match hosts",
+            ),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=self.settings.vuln_feed_sync_hours))]),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(hours=1)),
+        )
+
+    def vuln_matching_schedule(self) -> Schedule:
+        return Schedule(
+            action=ScheduleActionStartWorkflow(
+                ids.VULN_MATCHING_WORKFLOW,
+                MatchingInput(inventory_timeout_seconds=self.settings.vuln_inventory_timeout_seconds,
+                              inventory_max_age_hours=self.settings.vuln_matching_hours),
+                id=ids.VULN_MATCHING, task_queue=self.settings.temporal_task_queue,
+                static_summary="Refresh package inventories and match hosts against the vulnerability feeds",
+            ),
+            spec=ScheduleSpec(intervals=[ScheduleIntervalSpec(every=timedelta(hours=self.settings.vuln_matching_hours))]),
+            policy=SchedulePolicy(overlap=ScheduleOverlapPolicy.SKIP, catchup_window=timedelta(hours=1)),
+        )
+
+    async def ensure_vuln_schedules(self) -> None:
+        """Create the vuln-feed-sync and vuln-host-matching schedules, or bring them up to date."""
+        client = await self.client()
+        for schedule_id, schedule in ((ids.VULN_FEED_SYNC_SCHEDULE, self.vuln_feed_sync_schedule()),
+                                      (ids.VULN_MATCHING_SCHEDULE, self.vuln_matching_schedule())):
+            try:
+                await client.create_schedule(schedule_id, schedule)
+            except ScheduleAlreadyRunningError:
+                async def replace(_: ScheduleUpdateInput, schedule=schedule) -> ScheduleUpdate:
+                    return ScheduleUpdate(schedule=schedule)
+
+                await client.get_schedule_handle(schedule_id).update(replace)
+
+    async def trigger_vuln_feed_sync(self) -> None:
+        """Sync the feeds now (matching follows); a sync already running is not doubled (the schedule skips)."""
+        await (await self.client()).get_schedule_handle(ids.VULN_FEED_SYNC_SCHEDULE).trigger(
+            overlap=ScheduleOverlapPolicy.SKIP)
+
+    async def trigger_vuln_matching(self) -> None:
+        await (await self.client()).get_schedule_handle(ids.VULN_MATCHING_SCHEDULE).trigger(
+            overlap=ScheduleOverlapPolicy.SKIP)

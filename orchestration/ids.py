@@ -16,6 +16,13 @@ REMEDIATION_WORKFLOW = "RemediationWorkflow"
 AUTOMATION_WORKFLOW = "AutomationWorkflow"
 EXCEPTION_EXPIRY_WORKFLOW = "ExceptionExpiryWorkflow"
 WEBHOOK_DELIVERY_WORKFLOW = "WebhookDeliveryWorkflow"
+VULN_FEED_SYNC_WORKFLOW = "VulnFeedSyncWorkflow"
+VULN_MATCHING_WORKFLOW = "VulnMatchingWorkflow"
+
+VULN_FEED_SYNC_SCHEDULE = "vuln-feed-sync"
+VULN_MATCHING_SCHEDULE = "vuln-host-matching"
+VULN_FEED_SYNC = "vuln-feed-sync"  # the Schedule appends its own timestamp
+VULN_MATCHING = "vuln-host-matching"
 
 AGENT_WAITS_QUEUE_SUFFIX = "-agent-waits"
 
@@ -56,6 +63,11 @@ def exception_expiry(exception_id: Key) -> str:
 
 def webhook_delivery(event_type: str, event_id: Key) -> str:
     return f"webhook-{event_type}-{event_id}"
+
+def vuln_matching_after_sync(tick: str) -> str:
+    """The matching a feed sync starts when it is done, keyed by the sync's start time: one per sync run."""
+    return f"vuln-matching-after-sync-{tick}"
+
 
 # Signals
 APPROVE = "approve"

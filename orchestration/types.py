@@ -347,3 +347,93 @@ class RemediationResult:
 class ResignalResult:
     resignaled: int
     restarted: int = 0
+
+
+# Vulnerabilities
+
+
+@dataclass
+class FeedSyncInput:
+    """Input of VulnFeedSyncWorkflow: the sources to sync, and whether matching follows."""
+
+    sources: list[str] = field(default_factory=lambda: ["nvd", "kev", "osv"])
+    match_after: bool = True
+    inventory_timeout_seconds: int = 600
+    inventory_max_age_hours: int = 6
+
+
+@dataclass
+class SyncFeedInput:
+    source: str
+
+
+@dataclass
+class FeedOutcome:
+    source: str
+    status: str
+    records: int = 0
+    error: str | None = None
+
+
+@dataclass
+class FeedSyncResult:
+    outcomes: list[FeedOutcome] = field(default_factory=list)
+    matching_workflow_id: str | None = None
+
+
+@dataclass
+class MatchingInput:
+    inventory_timeout_seconds: int = 600
+    inventory_max_age_hours: int = 6
+
+
+@dataclass
+class InventoryRequestInput:
+    max_age_hours: int = 6
+
+
+@dataclass
+class OrgInventoryJobs:
+    org_id: str
+    job_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class InventoryRequests:
+    orgs: list[OrgInventoryJobs] = field(default_factory=list)
+    asked: int = 0
+
+
+@dataclass
+class StoreInventoriesInput:
+    completed_job_ids: list[str] = field(default_factory=list)
+    timed_out_job_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class StoredInventories:
+    stored: int = 0
+    new_package_sets: int = 0
+    timed_out: int = 0
+
+
+@dataclass
+class MatchOrgInput:
+    org_id: str
+
+
+@dataclass
+class OrgMatchResult:
+    org_id: str
+    package_sets_matched: int = 0
+    opened: int = 0
+    open: int = 0
+    resolved: int = 0
+
+
+@dataclass
+class MatchingResult:
+    orgs: list[OrgMatchResult] = field(default_factory=list)
+    hosts_asked: int = 0
+    inventories_stored: int = 0
+    inventories_timed_out: int = 0

@@ -8,13 +8,26 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import text
+from sqlalchemy import distinct, func, or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.errors import NotFound
-from domain.vuln_kev import KevEntry
+from domain.search import escape_like
+from domain.vuln_kev import KevEntry as KevRecord
 from domain.vuln_nvd import NvdCve
 from domain.vuln_osv import Affected
+from models import (
+    AffectedPackage,
+    Cve,
+    Host,
+    HostInventory,
+    HostVulnerability,
+    KevEntry,
+    PackageSetItem,
+    Patch,
+    PatchCve,
+    VulnFeedStatus,
+)
 
 FEED_SOURCES = ("nvd", "kev", "osv")
 # Imports hold it exclusively and matching shares it, so a package set's matched sequence number never skips a
@@ -74,7 +87,7 @@ async def import_nvd(session: AsyncSession, cves: list[NvdCve]) -> int:
     return written
 
 
-async def import_kev(session: AsyncSession, entries: list[KevEntry]) -> int:
+async def import_kev(session: AsyncSession, entries: list[KevRecord]) -> int:
     """The catalog is complete: its entries are upserted and entries it no longer lists are removed."""
     latest = {entry.cve_id: entry for entry in entries}
     rows = list(latest.values())
@@ -194,3 +207,104 @@ async def record_feed_error(session: AsyncSession, source: str, error: str, now:
             last_error = :error
         WHERE source = :source
     """), {"source": source, "now": now, "error": error[:2000]})
+
+
+# Reads (the API pages these statements)
+
+
+def _host_counts(org_ids: list | None):
+    """Per CVE: hosts with it open, and hosts where it was resolved, within the organizations (None: all)."""
+    hv = HostVulnerability
+    stmt = select(hv.cve_id,
+                  func.count(distinct(hv.host_id)).filter(hv.status == "open").label("affected_hosts"),
+                  func.count(distinct(hv.host_id)).filter(hv.status == "resolved").label("resolved_hosts"))
+    if org_ids is not None:
+        stmt = stmt.where(hv.org_id.in_(org_ids))
+    return stmt.group_by(hv.cve_id).subquery()
+
+
+def cve_list(org_ids: list | None, *, severity: str | None = None, kev: bool | None = None,
+             status: str | None = None, search: str | None = None):
+    """CVEs that concern the organizations' hosts, with KEV facts and host counts; `status` open keeps the CVEs
+    still open somewhere, resolved the ones resolved everywhere."""
+    counts = _host_counts(org_ids)
+    stmt = (select(Cve, KevEntry, counts.c.affected_hosts, counts.c.resolved_hosts)
+            .join(counts, counts.c.cve_id == Cve.cve_id)
+            .outerjoin(KevEntry, KevEntry.cve_id == Cve.cve_id)
+            .order_by(counts.c.affected_hosts.desc(), Cve.cvss_score.desc().nulls_last(), Cve.cve_id))
+    if severity:
+        stmt = stmt.where(Cve.severity == severity)
+    if kev is not None:
+        stmt = stmt.where(KevEntry.cve_id.is_not(None) if kev else KevEntry.cve_id.is_(None))
+    if status == "open":
+        stmt = stmt.where(counts.c.affected_hosts > 0)
+    elif status == "resolved":
+        stmt = stmt.where(counts.c.affected_hosts == 0)
+    if search:
+        pattern = f"%{escape_like(search.lower())}%"
+        stmt = stmt.where(or_(func.lower(Cve.cve_id).like(pattern), func.lower(Cve.description).like(pattern)))
+    return stmt
+
+
+async def cve_detail(session: AsyncSession, cve_id: str):
+    row = (await session.execute(select(Cve, KevEntry).outerjoin(KevEntry, KevEntry.cve_id == Cve.cve_id)
+                                 .where(Cve.cve_id == cve_id))).first()
+    if row is None:
+        raise NotFound("CVE")
+    return row
+
+
+async def cve_patches(session: AsyncSession, cve_id: str) -> list[Patch]:
+    return list(await session.scalars(select(Patch).join(PatchCve, PatchCve.patch_id == Patch.id)
+                                      .where(PatchCve.cve_id == cve_id)
+                                      .order_by(Patch.ecosystem, Patch.package, Patch.fixed_version)))
+
+
+def host_vulnerability_list(*, org_ids: list | None = None, host_id=None, cve_id: str | None = None,
+                            status: str | None = None):
+    hv = HostVulnerability
+    stmt = (select(hv, Host.hostname, Cve.severity, Cve.cvss_score, KevEntry.cve_id.is_not(None).label("kev"))
+            .join(Host, Host.id == hv.host_id).join(Cve, Cve.cve_id == hv.cve_id)
+            .outerjoin(KevEntry, KevEntry.cve_id == hv.cve_id)
+            .order_by(Cve.cvss_score.desc().nulls_last(), hv.cve_id, Host.hostname, hv.package))
+    if org_ids is not None:
+        stmt = stmt.where(hv.org_id.in_(org_ids))
+    for column, value in ((hv.host_id, host_id), (hv.cve_id, cve_id), (hv.status, status)):
+        if value is not None:
+            stmt = stmt.where(column == value)
+    return stmt
+
+
+def host_packages(host_id, search: str | None = None):
+    item = PackageSetItem
+    stmt = (select(item).join(HostInventory, HostInventory.package_set_id == item.package_set_id)
+            .where(HostInventory.host_id == host_id).order_by(item.name, item.arch, item.version))
+    if search:
+        pattern = f"%{escape_like(search.lower())}%"
+        stmt = stmt.where(or_(func.lower(item.name).like(pattern), func.lower(item.source_name).like(pattern)))
+    return stmt
+
+
+def patch_list(org_ids: list | None):
+    """Patches that fix something open on the organizations' hosts, with how many hosts and CVEs they fix."""
+    hv = HostVulnerability
+    open_rows = select(hv).where(hv.status == "open", hv.patch_id.is_not(None))
+    if org_ids is not None:
+        open_rows = open_rows.where(hv.org_id.in_(org_ids))
+    open_rows = open_rows.subquery()
+    return (select(Patch, func.count(distinct(open_rows.c.host_id)).label("hosts"),
+                   func.count(distinct(open_rows.c.cve_id)).label("cves"))
+            .join(open_rows, open_rows.c.patch_id == Patch.id)
+            .group_by(Patch.id).order_by(func.count(distinct(open_rows.c.host_id)).desc(), Patch.package,
+                                         Patch.fixed_version))
+
+
+async def feed_statuses(session: AsyncSession) -> list[tuple[VulnFeedStatus, int]]:
+    """Each source's status row and how many records of it are stored."""
+    totals = {
+        "nvd": await session.scalar(select(func.count()).select_from(Cve).where(Cve.last_modified.is_not(None))),
+        "kev": await session.scalar(select(func.count()).select_from(KevEntry)),
+        "osv": await session.scalar(select(func.count()).select_from(AffectedPackage)),
+    }
+    rows = await session.scalars(select(VulnFeedStatus).order_by(VulnFeedStatus.source))
+    return [(row, totals.get(row.source, 0)) for row in rows]

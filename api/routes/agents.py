@@ -27,6 +27,7 @@ from api.schemas.agents import (
     RemediationResultIn,
     ResultAck,
 )
+from api.schemas.vulnerabilities import InventoryResultIn
 from api.security import new_secret, secret_digest
 from models import Agent, AgentJob, Host
 from services import enrollment
@@ -131,8 +132,11 @@ async def poll_jobs(
         await request.app.state.job_notifier.wait(agent.host_id, min(remaining, 5.0))
 
 
+RESULT_MODELS = {"compliance_check": ComplianceResultIn, "inventory": InventoryResultIn}
+
+
 def _parse_result(kind: str, raw: dict) -> dict:
-    model = ComplianceResultIn if kind == "compliance_check" else RemediationResultIn
+    model = RESULT_MODELS.get(kind, RemediationResultIn)
     try:
         return model.model_validate(raw).model_dump(mode="json")
     except ValidationError as exc:

@@ -58,7 +58,7 @@ class HeartbeatResponse(ResponseModel):
 
 class JobOut(ResponseModel):
     id: uuid.UUID
-    kind: Literal["compliance_check", "remediation"]
+    kind: Literal["compliance_check", "remediation", "inventory"]
     payload: dict
 
 
