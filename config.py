@@ -45,8 +45,9 @@ class Settings(BaseSettings):
     database_pool_timeout_seconds: float = Field(
         3.0, gt=0, description="a request that waits longer for a pooled connection gets 503 with Retry-After")
     agent_credentials_cache_seconds: float = Field(
-        5.0, ge=0, description="an API process trusts an agent token this long without a query (0 = never); "
-                               "a revocation reaches every process at once through PostgreSQL notifications")
+        60.0, ge=0, description="an API process trusts an agent token this long without a query (0 = never); a "
+                                "revocation through the API reaches every process at once (PostgreSQL notification), "
+                                "one made directly in the database within this time")
 
     host_online_window_seconds: int = 300
     agent_result_timeout_seconds: int = 3600

@@ -90,15 +90,23 @@ async def heartbeat_loop(api: AgentApi) -> None:
 
 async def job_loop(api: AgentApi, allow_custom_commands: bool = False) -> None:
     backoff = Backoff()
+    jobs: list[dict] = []
     while True:
-        jobs = await with_retries("poll", lambda: api.jobs(POLL_WAIT), backoff)
-        for job in jobs:
+        if not jobs:
+            jobs = await with_retries("poll", lambda: api.jobs(POLL_WAIT), backoff)
+        pending, jobs = jobs, []
+        for index, job in enumerate(pending):
             host = LocalHost()
             result = await run_job(job, host, allow_custom_commands)
-            status = await with_retries(
-                "post result", lambda job=job, result=result: api.post_result(job["id"], result)
+            # The last answer also polls for the next jobs: a busy agent needs one request per job.
+            next_poll = POLL_WAIT if index == len(pending) - 1 else None
+            answered = await with_retries(
+                "post result",
+                lambda job=job, result=result, next_poll=next_poll: api.answer(job["id"], result, next_poll),
             )
-            log.info("job %s (%s) answered: %s", job["id"], job["kind"], status)
+            log.info("job %s (%s) answered: %s", job["id"], job["kind"], answered.status)
+            if next_poll is not None:
+                jobs = answered.next_jobs or []
 
 
 async def main(argv: list[str] | None = None) -> None:

@@ -11,12 +11,13 @@ import asyncio
 import hashlib
 import logging
 import random
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
 
-from agent.api_client import AgentApi, Backoff, with_retries
+from agent.api_client import AgentApi, Backoff, retry_after, with_retries
 
 log = logging.getLogger("fleet")
 
@@ -75,23 +76,31 @@ class SimulatedHost:
         return {"results": results}
 
     async def serve(self, stop: asyncio.Event, wait: int = 20) -> None:
+        """Poll, answer, and let the last answer of each batch carry the next poll, as the reference agent does."""
         backoff = Backoff(first=0.5, cap=10)
+        jobs: list[dict] = []
         while not stop.is_set():
-            try:
-                jobs = await self.api.jobs(wait)
-                backoff.reset()
-            except (httpx.HTTPError, RuntimeError) as exc:
-                log.debug("%s poll failed: %s", self.hostname, exc)
-                await backoff.sleep()
-                continue
-            for job in jobs:
-                if self.outcomes.silent:
+            if not jobs:
+                try:
+                    jobs = await self.api.jobs(wait)
+                    backoff.reset()
+                except (httpx.HTTPError, RuntimeError) as exc:
+                    log.debug("%s poll failed: %s", self.hostname, exc)
+                    await backoff.sleep(retry_after(exc))
                     continue
+            pending, jobs = jobs, []
+            if self.outcomes.silent:
+                continue
+            for index, job in enumerate(pending):
                 if self.outcomes.latency:
                     await asyncio.sleep(random.uniform(0, self.outcomes.latency))
-                await with_retries("result", lambda job=job: self.api.post_result(job["id"], self.answer(job)),
-                                   attempts=20)
+                next_poll = wait if index == len(pending) - 1 else None
+                answered = await with_retries(
+                    "result", lambda job=job, next_poll=next_poll: self.api.answer(job["id"], self.answer(job),
+                                                                                    next_poll), attempts=20)
                 self.answered += 1
+                if next_poll is not None:
+                    jobs = answered.next_jobs or []
 
 
 def own_connection(timeout: float = 60.0) -> httpx.AsyncClient:
@@ -154,6 +163,10 @@ class Fleet:
     @property
     def answered(self) -> int:
         return sum(h.answered for h in self.hosts)
+
+    def requests(self) -> Counter[str]:
+        """The HTTP requests the hosts have sent so far, by kind."""
+        return sum((h.api.requests for h in self.hosts), Counter())
 
 
 async def main(argv: list[str] | None = None) -> None:

@@ -8,6 +8,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api.headers import API_POLICY, COMMON
@@ -23,6 +24,7 @@ from domain.errors import (  # noqa: F401 (routes import the errors from here)
 from orchestration.gateway import TemporalUnavailable
 
 log = logging.getLogger(__name__)
+POOL_RETRY_AFTER_SECONDS = 2
 
 
 def _json(status: int, detail, headers: dict | None = None) -> JSONResponse:
@@ -50,6 +52,12 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(TemporalUnavailable)
     async def _temporal(_: Request, exc: TemporalUnavailable) -> JSONResponse:
         return _json(503, str(exc), {"Retry-After": "5"})
+
+    @app.exception_handler(PoolTimeout)
+    async def _pool_exhausted(_: Request, exc: PoolTimeout) -> JSONResponse:
+        # Every pooled connection stayed busy past the checkout timeout: overload, which a client waits out.
+        log.warning("database pool exhausted: %s", exc)
+        return _json(503, "the server is busy, retry shortly", {"Retry-After": str(POOL_RETRY_AFTER_SECONDS)})
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_: Request, exc: IntegrityError) -> JSONResponse:

@@ -1,27 +1,108 @@
-"""Wakes long-polling agents when new jobs are written, through PostgreSQL LISTEN/NOTIFY."""
+"""The agent gateway's one PostgreSQL listener per API process: it wakes the long polls of the hosts that got a
+job, tells a poll whether its host can have anything new since it last looked (so an idle poll costs no query),
+and makes the process forget cached agent credentials when an agent is revoked or approved."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
+import time
 import uuid
-from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
 
 import psycopg
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from services.scans import JOBS_CHANNEL
 
 log = logging.getLogger(__name__)
+CREDENTIALS_CHANNEL = "agent_credentials"
+REDELIVER_AFTER = timedelta(minutes=2)
+# Jobs no notification named (a delivered job whose agent went silent becomes claimable again; a writer that does
+# not announce its jobs) are found by one query per process this often, for every waiting host at once.
+SWEEP_SECONDS = 30.0
+# A host whose poll has not looked in the database for this long looks again, whatever the listener says.
+LOOK_AT_LEAST_EVERY = 600.0
+_CLAIMABLE_FOR = """
+    SELECT DISTINCT host_id FROM agent_jobs
+    WHERE host_id = ANY(%(hosts)s) AND status IN ('pending', 'delivered')
+      AND (status = 'pending' OR delivered_at < now() - %(redeliver)s)
+"""
+
+
+@dataclass(frozen=True)
+class AgentIdentity:
+    agent_id: uuid.UUID
+    host_id: uuid.UUID
+    org_id: uuid.UUID
+
+
+class AgentCredentials:
+    """Token hash → identity of approved, unrevoked agents, for a few seconds, so a poll or a result post needs no
+    query to authenticate. A revocation or an approval is announced on CREDENTIALS_CHANNEL and drops the host's
+    entries at once; the time limit covers an announcement missed while the listener was reconnecting."""
+
+    def __init__(self, ttl_seconds: float):
+        self.ttl = ttl_seconds
+        self._entries: dict[str, tuple[AgentIdentity, float]] = {}
+
+    def get(self, token_hash: str) -> AgentIdentity | None:
+        entry = self._entries.get(token_hash)
+        if entry is None:
+            return None
+        if entry[1] < time.monotonic():
+            del self._entries[token_hash]
+            return None
+        return entry[0]
+
+    def put(self, token_hash: str, identity: AgentIdentity) -> None:
+        if self.ttl > 0:
+            self._entries[token_hash] = (identity, time.monotonic() + self.ttl)
+
+    def forget_hosts(self, host_ids: set[uuid.UUID]) -> None:
+        for token_hash, (identity, _) in list(self._entries.items()):
+            if identity.host_id in host_ids:
+                del self._entries[token_hash]
+
+    def clear(self) -> None:
+        self._entries.clear()
+
+
+async def announce_credentials_changed(session: AsyncSession, host_id: uuid.UUID) -> None:
+    """Tell every API process, at commit, that the agents of this host changed (revoked or approved)."""
+    await session.execute(text("SELECT pg_notify(:channel, :host)"),
+                          {"channel": CREDENTIALS_CHANNEL, "host": str(host_id)})
+
+
+def _host_ids(payload: str) -> set[uuid.UUID] | None:
+    """The hosts a notification names; None for an empty or unreadable one, which may concern any host."""
+    try:
+        hosts = {uuid.UUID(part) for part in payload.split(",") if part}
+    except ValueError:
+        return None
+    return hosts or None
 
 
 class JobNotifier:
-    """One listening connection per API process; each waiting agent holds an event, not a database connection."""
+    """Each waiting poll holds an event, not a database connection. A notification on JOBS_CHANNEL names the
+    hosts that got jobs and wakes only their polls; one that names none (and every reconnection, since
+    notifications sent meanwhile are lost) wakes every poll once. Because every announcement reaches this
+    listener, a host that looked and found nothing need not look again until one names it."""
 
-    def __init__(self, conninfo: str):
+    def __init__(self, conninfo: str, credentials_ttl_seconds: float = 5.0):
         self._conninfo = conninfo
-        self._waiters: dict[uuid.UUID, set[asyncio.Event]] = defaultdict(set)
+        self._waiters: dict[uuid.UUID, set[asyncio.Event]] = {}
         self._task: asyncio.Task | None = None
+        self.credentials = AgentCredentials(credentials_ttl_seconds)
+        self.listening = asyncio.Event()
+        self._listening_since: float | None = None
+        self._everyone_at = 0.0
+        self._announced: dict[uuid.UUID, float] = {}
+        self._looked: dict[uuid.UUID, float] = {}
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._listen())
@@ -32,35 +113,97 @@ class JobNotifier:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
 
-    async def wait(self, host_id: uuid.UUID, timeout: float) -> None:
-        """Return when jobs may have arrived for this host, or after `timeout` seconds."""
+    @property
+    def waiting(self) -> int:
+        return sum(len(events) for events in self._waiters.values())
+
+    @contextlib.contextmanager
+    def news_for(self, host_id: uuid.UUID) -> Iterator[asyncio.Event]:
+        """An event set when this host may have got jobs. Subscribe before looking, so that a job announced
+        between the look and the wait is not missed."""
         event = asyncio.Event()
-        self._waiters[host_id].add(event)
+        self._waiters.setdefault(host_id, set()).add(event)
         try:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(event.wait(), timeout)
+            yield event
         finally:
-            waiters = self._waiters.get(host_id)
-            if waiters is not None:
-                waiters.discard(event)
-                if not waiters:
-                    del self._waiters[host_id]
+            waiters = self._waiters[host_id]
+            waiters.discard(event)
+            if not waiters:
+                del self._waiters[host_id]
+
+    def found_nothing(self, host_id: uuid.UUID, looked_at: float) -> None:
+        """A look in the database that started at `looked_at` (time.monotonic()) found no job for the host."""
+        self._looked[host_id] = looked_at
+
+    def must_look(self, host_id: uuid.UUID) -> bool:
+        """False only when nothing can be new for the host since its last empty look: the listener was connected
+        all along and no announcement named it (or everyone) after the look began."""
+        looked_at = self._looked.get(host_id)
+        return (looked_at is None or self._listening_since is None or self._listening_since > looked_at
+                or self._everyone_at > looked_at or self._announced.get(host_id, 0.0) > looked_at
+                or time.monotonic() - looked_at > LOOK_AT_LEAST_EVERY)
+
+    def wake(self, host_ids: set[uuid.UUID]) -> None:
+        now = time.monotonic()
+        for host_id in host_ids:
+            self._announced[host_id] = now
+            for event in self._waiters.get(host_id, ()):
+                event.set()
 
     def wake_all(self) -> None:
-        for events in list(self._waiters.values()):
+        self._everyone_at = time.monotonic()
+        for events in self._waiters.values():
             for event in events:
                 event.set()
+
+    def _forget_old_looks(self) -> None:
+        # Dropping both records with one cutoff keeps must_look() right: a look older than the cutoff is gone
+        # (the host looks again), and any announcement that postdates a kept look is newer still, so kept.
+        cutoff = time.monotonic() - LOOK_AT_LEAST_EVERY
+        for records in (self._looked, self._announced):
+            for host_id in [h for h, at in records.items() if at < cutoff]:
+                del records[host_id]
+
+    async def _sweep(self, conn: psycopg.AsyncConnection) -> None:
+        """Wake the waiting hosts that have claimable jobs no notification named."""
+        self._forget_old_looks()
+        if not self._waiters:
+            return
+        cursor = await conn.execute(_CLAIMABLE_FOR, {"hosts": list(self._waiters), "redeliver": REDELIVER_AFTER})
+        self.wake({host_id for (host_id,) in await cursor.fetchall()})
+
+    def _dispatch(self, channel: str, payload: str) -> None:
+        hosts = _host_ids(payload)
+        if channel == CREDENTIALS_CHANNEL:
+            self.credentials.clear() if hosts is None else self.credentials.forget_hosts(hosts)
+        elif hosts is None:
+            self.wake_all()
+        else:
+            self.wake(hosts)
 
     async def _listen(self) -> None:
         while True:
             try:
                 async with await psycopg.AsyncConnection.connect(self._conninfo, autocommit=True) as conn:
                     await conn.execute(f"LISTEN {JOBS_CHANNEL}")
-                    self.wake_all()  # anything written while we were not listening
-                    async for _ in conn.notifies():
-                        self.wake_all()
+                    await conn.execute(f"LISTEN {CREDENTIALS_CHANNEL}")
+                    # Whatever was announced while nobody listened is lost: every poll looks once, and credentials
+                    # are read afresh.
+                    self._listening_since = time.monotonic()
+                    self.credentials.clear()
+                    self.wake_all()
+                    self.listening.set()
+                    while True:
+                        # Notifications that arrive during the sweep wait in psycopg's backlog for the next round.
+                        async with contextlib.aclosing(conn.notifies(timeout=SWEEP_SECONDS)) as notifies:
+                            async for notify in notifies:
+                                self._dispatch(notify.channel, notify.payload)
+                        await self._sweep(conn)
             except asyncio.CancelledError:
                 raise
-            except Exception as exc:  # connection lost: waiters fall back to their timeout, then retry
+            except Exception as exc:  # connection lost: polls end at their deadline meanwhile, then retry
                 log.warning("job notifier connection lost: %s", exc)
-                await asyncio.sleep(1)
+            finally:
+                self._listening_since = None
+                self.listening.clear()
+            await asyncio.sleep(1)

@@ -61,10 +61,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         app.state.settings = settings
-        app.state.engine = make_engine(settings.database_url)
+        app.state.engine = make_engine(settings.database_url, pool_size=settings.database_pool_size,
+                                       max_overflow=settings.database_pool_overflow,
+                                       pool_timeout=settings.database_pool_timeout_seconds)
         app.state.sessionmaker = make_sessionmaker(app.state.engine)
         app.state.gateway = TemporalGateway(settings)
-        app.state.job_notifier = JobNotifier(libpq_url(settings.database_url))
+        app.state.job_notifier = JobNotifier(libpq_url(settings.database_url),
+                                             settings.agent_credentials_cache_seconds)
         app.state.job_notifier.start()
         yield
         await app.state.job_notifier.stop()

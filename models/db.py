@@ -25,10 +25,12 @@ def with_database(url: str, name: str) -> str:
     return f"{head.rsplit('/', 1)[0]}/{name}" + (f"?{query}" if query else "")
 
 
-def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
+def make_engine(url: str, *, pool_size: int = 10, max_overflow: int = 20, pool_timeout: float = 30.0) -> AsyncEngine:
+    """A bounded pool: past pool_size + max_overflow connections, a checkout waits pool_timeout seconds and then
+    raises sqlalchemy.exc.TimeoutError (the API answers it with 503 and Retry-After)."""
     # orjson parses the agents' result documents that recording reads back about 4x faster than json.
-    return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=20, pool_pre_ping=True,
-                               json_deserializer=orjson.loads)
+    return create_async_engine(async_url(url), pool_size=pool_size, max_overflow=max_overflow,
+                               pool_timeout=pool_timeout, pool_pre_ping=True, json_deserializer=orjson.loads)
 
 
 def make_sessionmaker(engine: AsyncEngine) -> async_sessionmaker:

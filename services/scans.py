@@ -25,6 +25,8 @@ from services.scan_recording import ScoredScan, mark_timed_out, record_completed
 
 WORKFLOW_CHUNK = 1000
 JOBS_CHANNEL = "agent_jobs"
+# A notification's payload must stay under 8,000 bytes: 36 characters and a comma per host id.
+HOSTS_PER_NOTIFICATION = 200
 
 _DUE_HOSTS = """
     FROM hosts h
@@ -154,9 +156,19 @@ async def open_jobs(session: AsyncSession, batch_id: str) -> list[tuple[uuid.UUI
         ORDER BY s.created_at, s.id
     """), {"batch": batch_id})
     refs = [tuple(r) for r in rows]
-    if refs:
-        await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": JOBS_CHANNEL})
+    await notify_jobs(session, {host_id for _, _, host_id in refs})
     return refs
+
+
+async def notify_jobs(session: AsyncSession, host_ids: set[uuid.UUID]) -> None:
+    """Tell the API processes, at commit, which hosts got jobs, so that only those hosts' long polls wake: one
+    statement, one notification per HOSTS_PER_NOTIFICATION hosts."""
+    ordered = sorted(str(host_id) for host_id in host_ids)
+    payloads = [",".join(ordered[i:i + HOSTS_PER_NOTIFICATION])
+                for i in range(0, len(ordered), HOSTS_PER_NOTIFICATION)]
+    if payloads:
+        await session.execute(text("SELECT pg_notify(:channel, p) FROM unnest(CAST(:payloads AS text[])) AS p"),
+                              {"channel": JOBS_CHANNEL, "payloads": payloads})
 
 
 async def open_single_scan(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import random
 import time
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
@@ -16,6 +18,7 @@ from sqlalchemy import select, text, update
 from api.audit import audit
 from api.deps import short_transaction
 from api.errors import NotFound, Unauthorized, Unprocessable
+from api.job_notifier import REDELIVER_AFTER, AgentIdentity
 from api.job_payloads import expand_payload
 from api.schemas.agents import (
     ComplianceResultIn,
@@ -35,30 +38,31 @@ from services import enrollment
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/agent", tags=["agents"])
 bearer = HTTPBearer(auto_error=False)
-REDELIVER_AFTER = timedelta(minutes=2)
 MAX_WAIT_SECONDS = 30
-
-
-class AgentIdentity:
-    def __init__(self, agent_id: uuid.UUID, host_id: uuid.UUID, org_id: uuid.UUID):
-        self.agent_id, self.host_id, self.org_id = agent_id, host_id, org_id
 
 
 async def current_agent(
     request: Request, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
 ) -> AgentIdentity:
+    """The agent behind the bearer token: from the process's short-lived cache, else from the database."""
     if credentials is None:
         raise Unauthorized("agent token required")
+    token_hash = secret_digest(credentials.credentials)
+    cache = request.app.state.job_notifier.credentials
+    if (cached := cache.get(token_hash)) is not None:
+        return cached
     async with short_transaction(request) as session:
         row = (await session.execute(
             select(Agent.id, Agent.host_id, Host.org_id, Agent.approved_at).join(Host, Host.id == Agent.host_id)
-            .where(Agent.token_hash == secret_digest(credentials.credentials), Agent.revoked_at.is_(None))
+            .where(Agent.token_hash == token_hash, Agent.revoked_at.is_(None))
         )).first()
     if row is None:
         raise Unauthorized("invalid agent token")
     if row.approved_at is None:
         raise Unauthorized("this agent waits for an organization administrator to approve it")
-    return AgentIdentity(row.id, row.host_id, row.org_id)
+    identity = AgentIdentity(row.id, row.host_id, row.org_id)
+    cache.put(token_hash, identity)
+    return identity
 
 
 AgentDep = Annotated[AgentIdentity, Depends(current_agent)]
@@ -82,7 +86,9 @@ async def enroll(body: EnrollRequest, request: Request, response: Response) -> E
               org_id, actor_type="agent", actor_name=body.hostname,
               after={"hostname": host.hostname, "os_type": host.os_type, "ip_address": body.ip_address,
                      "new_host": enrolled.new_host, "agent_id": str(agent.id), "status": enrolled.status})
-    if not enrolled.new_host:
+    if enrolled.new_host:
+        request.app.state.job_notifier.credentials.put(secret_digest(secret), AgentIdentity(agent.id, host.id, org_id))
+    else:
         response.status_code = 202
     return EnrollResponse(agent_id=agent.id, host_id=host.id, agent_token=secret, status=enrolled.status)
 
@@ -119,17 +125,40 @@ async def _claim_jobs(request: Request, host_id: uuid.UUID) -> list[JobOut]:
                 for j in sorted(jobs, key=lambda j: j.created_at)]
 
 
+async def _next_jobs(request: Request, host_id: uuid.UUID, wait: int) -> list[JobOut]:
+    """The long poll: claim this host's jobs, unless the listener vouches nothing is new since the host's last
+    empty look; then wait up to about `wait` seconds without a database connection, and look again only when the
+    listener says this host got a job."""
+    notifier = request.app.state.job_notifier
+    # A little jitter keeps a fleet that started together (a restart) from polling in one burst forever after.
+    deadline = time.monotonic() + wait * random.uniform(0.9, 1.0)
+    with notifier.news_for(host_id) as news:
+        look = notifier.must_look(host_id)
+        while True:
+            if look:
+                news.clear()
+                looked_at = time.monotonic()
+                if jobs := await _claim_jobs(request, host_id):
+                    return jobs
+                notifier.found_nothing(host_id, looked_at)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return []
+            try:
+                async with asyncio.timeout(remaining):
+                    await news.wait()
+            except TimeoutError:
+                return []  # nothing announced
+            look = True
+
+
 @router.get("/jobs", response_model=list[JobOut])
 async def poll_jobs(
     agent: AgentDep, request: Request, wait: Annotated[int, Query(ge=0, le=MAX_WAIT_SECONDS)] = 0
 ) -> list[JobOut]:
-    deadline = time.monotonic() + wait
-    while True:
-        jobs = await _claim_jobs(request, agent.host_id)
-        remaining = deadline - time.monotonic()
-        if jobs or remaining <= 0:
-            return jobs
-        await request.app.state.job_notifier.wait(agent.host_id, min(remaining, 5.0))
+    return await _next_jobs(request, agent.host_id, wait)
+
+
 
 
 RESULT_MODELS = {"compliance_check": ComplianceResultIn, "inventory": InventoryResultIn}
@@ -160,9 +189,20 @@ def _check_ids_match(job: AgentJob, payload: dict, result: dict) -> None:
         raise Unprocessable(problems)
 
 
-@router.post("/jobs/{job_id}/result", response_model=ResultAck)
-async def post_result(job_id: uuid.UUID, agent: AgentDep, request: Request,
-                      body: Annotated[dict, Body()]) -> ResultAck:
+@router.post("/jobs/{job_id}/result", response_model=ResultAck, response_model_exclude_none=True)
+async def post_result(
+    job_id: uuid.UUID, agent: AgentDep, request: Request, body: Annotated[dict, Body()],
+    wait: Annotated[int | None, Query(ge=0, le=MAX_WAIT_SECONDS, description=(
+        "also poll for the next jobs, as GET /agent/jobs?wait= does: they come back in `next_jobs`, so a busy "
+        "agent needs one request per job"))] = None,
+) -> ResultAck:
+    ack = await _store_result(job_id, agent, request, body)
+    if wait is not None:
+        ack.next_jobs = await _next_jobs(request, agent.host_id, wait)
+    return ack
+
+
+async def _store_result(job_id: uuid.UUID, agent: AgentIdentity, request: Request, body: dict) -> ResultAck:
     now = datetime.now(UTC)
     async with short_transaction(request) as session:
         job = await session.scalar(select(AgentJob).where(AgentJob.id == job_id).with_for_update())

@@ -24,6 +24,7 @@ from api.deps import (
     paginate,
 )
 from api.errors import Forbidden, NotFound
+from api.job_notifier import announce_credentials_changed
 from api.schemas.accounts import EnrollmentTokenCreate, EnrollmentTokenOut, EnrollmentTokenSummary
 from api.schemas.agents import AgentOut
 from api.security import new_secret, secret_digest
@@ -113,6 +114,7 @@ async def approve_agent(org_id: uuid.UUID, agent_id: uuid.UUID, principal: Curre
     if not principal.has(org_id, ORG_ADMIN):
         raise Forbidden("only an organization administrator may hand a host over to a new agent")
     revoked = await enrollment.approve(session, agent, datetime.now(UTC))
+    await announce_credentials_changed(session, agent.host_id)
     out = agent_out(agent, hostname)
     audit(session, principal, "agent.approve", "agent", agent.id, org_id,
           after=out.model_dump(mode="json") | {"revoked_agents": [str(a) for a in revoked]})
@@ -123,6 +125,7 @@ async def approve_agent(org_id: uuid.UUID, agent_id: uuid.UUID, principal: Curre
 async def revoke_agent(org_id: uuid.UUID, agent_id: uuid.UUID, principal: CurrentUser, session: SessionDep):
     agent, hostname = await org_agent(session, principal, org_id, agent_id, MANAGE)
     await enrollment.revoke(session, agent, datetime.now(UTC))
+    await announce_credentials_changed(session, agent.host_id)
     out = agent_out(agent, hostname)
     audit(session, principal, "agent.revoke", "agent", agent.id, org_id, after=out)
     return out

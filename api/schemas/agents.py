@@ -81,3 +81,5 @@ class RemediationResultIn(RequestModel):
 class ResultAck(ResponseModel):
     job_id: uuid.UUID
     status: Literal["accepted", "duplicate", "late"]
+    next_jobs: list[JobOut] | None = Field(
+        None, description="the agent's next jobs, when the result was posted with ?wait= (absent otherwise)")

@@ -1,0 +1,199 @@
+"""The agent gateway's cost follows the work: idle long polls hold no database connection and wake only for their
+own host's jobs, agent tokens are trusted from a short cache that still honours revocation, a result post can
+carry the next poll, and overload answers 503 with Retry-After."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import httpx
+from sqlalchemy import event, update
+
+from agent.api_client import AgentApi, Backoff, with_retries
+from models import Agent, AgentJob
+from services.scans import notify_jobs
+from tests.api.test_agent_gateway import enroll, open_check_job, org_with_token
+from tests.factories import login, make_user
+from tests.stack import eventually
+
+
+def bearer(agent: dict) -> dict[str, str]:
+    return {"Authorization": f"Bearer {agent['agent_token']}"}
+
+
+class Checkouts:
+    """Counts the pooled connections the app takes, and shows how many it holds."""
+
+    def __init__(self, app):
+        self.pool = app.state.engine.sync_engine.pool
+        self.count = 0
+        event.listen(self.pool, "checkout", self._seen)
+
+    def _seen(self, *_) -> None:
+        self.count += 1
+
+    @property
+    def held(self) -> int:
+        return self.pool.checkedout()
+
+
+async def waiting_polls(app, count: int) -> None:
+    notifier = app.state.job_notifier
+    await notifier.listening.wait()
+    await eventually(lambda: _true(notifier.waiting >= count), timeout=10, interval=0.02)
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def give_job(db, org, host_id: str, like: AgentJob | None = None) -> AgentJob:
+    """Open a job for the host (a check job, or another like `like`) and announce it, as opening a scan batch
+    does."""
+    if like is None:
+        job, _ = await open_check_job(db, org, uuid.UUID(host_id))
+    else:
+        job = AgentJob(org_id=org.id, host_id=like.host_id, kind=like.kind, payload=like.payload)
+        db.add(job)
+    await notify_jobs(db, {uuid.UUID(host_id)})
+    await db.commit()
+    return job
+
+
+async def test_an_idle_long_poll_holds_no_pooled_connection_and_issues_no_query(client, db):
+    org, token = await org_with_token(client, db)
+    agent = await enroll(client, token, "idle-01")
+    checkouts = Checkouts(client.app)
+    assert (await client.get("/api/v1/agent/jobs", params={"wait": 1}, headers=bearer(agent))).json() == []
+    assert checkouts.count == 1  # the first look; the agent's credentials were cached when it enrolled
+
+    # Nothing was announced for the host since: the next poll waits without a query, and ends without one.
+    poll = asyncio.create_task(client.get("/api/v1/agent/jobs", params={"wait": 2}, headers=bearer(agent)))
+    await waiting_polls(client.app, 1)
+    assert checkouts.held == 0
+    assert (await poll).json() == []
+    assert checkouts.count == 1
+
+    poll = asyncio.create_task(client.get("/api/v1/agent/jobs", params={"wait": 20}, headers=bearer(agent)))
+    await waiting_polls(client.app, 1)
+    job = await give_job(db, org, agent["host_id"])
+    answer = await asyncio.wait_for(poll, 10)
+    assert [j["id"] for j in answer.json()] == [str(job.id)]
+
+
+async def test_a_job_nobody_announced_is_found_by_the_sweep(client, db, monkeypatch):
+    monkeypatch.setattr("api.job_notifier.SWEEP_SECONDS", 0.5)
+    await client.app.state.job_notifier.stop()
+    client.app.state.job_notifier.start()
+    org, token = await org_with_token(client, db)
+    agent = await enroll(client, token, "quiet")
+    assert (await client.get("/api/v1/agent/jobs", headers=bearer(agent))).json() == []
+    poll = asyncio.create_task(client.get("/api/v1/agent/jobs", params={"wait": 20}, headers=bearer(agent)))
+    await waiting_polls(client.app, 1)
+    job, _ = await open_check_job(db, org, uuid.UUID(agent["host_id"]))  # written without a notification
+    answer = await asyncio.wait_for(poll, 10)
+    assert [j["id"] for j in answer.json()] == [str(job.id)]
+
+
+async def test_only_the_host_that_got_a_job_is_woken(client, db):
+    org, token = await org_with_token(client, db)
+    busy = await enroll(client, token, "busy")
+    idle = await enroll(client, token, "idle")
+    busy_poll = asyncio.create_task(client.get("/api/v1/agent/jobs", params={"wait": 20}, headers=bearer(busy)))
+    idle_poll = asyncio.create_task(client.get("/api/v1/agent/jobs", params={"wait": 4}, headers=bearer(idle)))
+    await waiting_polls(client.app, 2)
+    checkouts = Checkouts(client.app)
+
+    job = await give_job(db, org, busy["host_id"])
+    started = time.monotonic()
+    assert [j["id"] for j in (await asyncio.wait_for(busy_poll, 10)).json()] == [str(job.id)]
+    assert time.monotonic() - started < 3
+    assert not idle_poll.done() and client.app.state.job_notifier.waiting == 1
+    # The busy host's claim took connections; the idle host, never woken, ends its wait without one.
+    after_wake = checkouts.count
+    assert (await idle_poll).json() == []
+    assert checkouts.count == after_wake
+
+
+async def test_a_revoked_agent_is_refused_at_once_through_the_notification(client, db):
+    org, token = await org_with_token(client, db)
+    agent = await enroll(client, token, "leaving")
+    assert (await client.post("/api/v1/agent/heartbeat", json={}, headers=bearer(agent))).status_code == 200
+    admin = await make_user(db, org=org, role="operator")
+    await db.commit()
+    await client.app.state.job_notifier.listening.wait()
+    revoked = await client.post(f"/api/v1/orgs/{org.id}/agents/{agent['agent_id']}/revoke",
+                                headers=await login(client, admin.username))
+    assert revoked.status_code == 200, revoked.text
+
+    async def refused():
+        beat = await client.post("/api/v1/agent/heartbeat", json={}, headers=bearer(agent))
+        return beat.status_code == 401
+
+    await eventually(refused, timeout=2, interval=0.05)
+
+
+async def test_a_cached_agent_needs_no_query_and_a_silent_revocation_lasts_at_most_the_ttl(app_factory, db):
+    client = await app_factory(agent_credentials_cache_seconds=1.0)
+    org, token = await org_with_token(client, db)
+    agent = await enroll(client, token, "cached")
+    assert (await client.get("/api/v1/agent/jobs", headers=bearer(agent))).status_code == 200
+    checkouts = Checkouts(client.app)
+    assert (await client.get("/api/v1/agent/jobs", headers=bearer(agent))).status_code == 200
+    assert checkouts.count == 0  # credentials from the cache, and nothing new announced for the host
+
+    # Revoked behind the API's back (no notification): refused once the entry expires.
+    await db.execute(update(Agent).where(Agent.id == uuid.UUID(agent["agent_id"])).values(revoked_at=Agent.created_at))
+    await db.commit()
+    started = time.monotonic()
+
+    async def refused():
+        return (await client.get("/api/v1/agent/jobs", headers=bearer(agent))).status_code == 401
+
+    await eventually(refused, timeout=3, interval=0.05)
+    assert time.monotonic() - started < 1.5
+
+
+async def test_an_exhausted_pool_answers_503_with_retry_after(app_factory, db):
+    client = await app_factory(database_pool_size=1, database_pool_overflow=0, database_pool_timeout_seconds=0.2)
+    org, token = await org_with_token(client, db)
+    agent = await enroll(client, token, "crowded")
+    async with client.app.state.engine.connect() as held:
+        await held.exec_driver_sql("SELECT 1")
+        answer = await client.post("/api/v1/agent/heartbeat", json={}, headers=bearer(agent))
+    assert answer.status_code == 503
+    assert int(answer.headers["Retry-After"]) >= 1 and "detail" in answer.json()
+    assert (await client.post("/api/v1/agent/heartbeat", json={}, headers=bearer(agent))).status_code == 200
+
+
+async def test_agents_wait_as_long_as_retry_after_says():
+    answers = iter([httpx.Response(503, headers={"Retry-After": "0.3"}, json={"detail": "busy"}),
+                    httpx.Response(200, json=[])])
+    api = AgentApi("http://api", httpx.AsyncClient(transport=httpx.MockTransport(lambda _: next(answers))), "t")
+    started = time.monotonic()
+    assert await with_retries("poll", lambda: api.jobs(0), Backoff(first=0.01)) == []
+    assert time.monotonic() - started >= 0.3
+
+
+async def test_a_result_post_carries_the_next_poll(client, db):
+    org, token = await org_with_token(client, db)
+    agent = await enroll(client, token, "steady")
+    first = await give_job(db, org, agent["host_id"])
+    (delivered,) = (await client.get("/api/v1/agent/jobs", headers=bearer(agent))).json()
+    result = {"results": [{"check_id": c["check_id"], "status": "pass"} for c in delivered["payload"]["checks"]]}
+
+    posting = asyncio.create_task(client.post(f"/api/v1/agent/jobs/{first.id}/result", params={"wait": 20},
+                                              json=result, headers=bearer(agent)))
+    await waiting_polls(client.app, 1)
+    second = await give_job(db, org, agent["host_id"], like=first)
+    answer = await asyncio.wait_for(posting, 10)
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["status"] == "accepted" and [j["id"] for j in body["next_jobs"]] == [str(second.id)]
+    assert body["next_jobs"][0]["payload"]["checks"]
+
+    # Without ?wait= the answer is as it always was.
+    again = await client.post(f"/api/v1/agent/jobs/{first.id}/result", json=result, headers=bearer(agent))
+    assert again.json() == {"job_id": str(first.id), "status": "duplicate"}
