@@ -1013,6 +1013,40 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/hosts/{host_id}/packages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Host Packages */
+        get: operations["list_host_packages_api_v1_hosts__host_id__packages_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/hosts/{host_id}/vulnerabilities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Host Vulnerabilities */
+        get: operations["list_host_vulnerabilities_api_v1_hosts__host_id__vulnerabilities_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/incidents": {
         parameters: {
             query?: never;
@@ -1344,6 +1378,23 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/patches": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Patches */
+        get: operations["list_patches_api_v1_patches_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/readyz": {
         parameters: {
             query?: never;
@@ -1459,6 +1510,118 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/vulnerabilities": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Vulnerabilities */
+        get: operations["list_vulnerabilities_api_v1_vulnerabilities_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vulnerabilities/feeds": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Feeds */
+        get: operations["list_feeds_api_v1_vulnerabilities_feeds_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vulnerabilities/feeds/sync": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Sync Feeds
+         * @description Run the vuln-feed-sync schedule now; matching follows it.
+         */
+        post: operations["sync_feeds_api_v1_vulnerabilities_feeds_sync_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vulnerabilities/feeds/{source}/import": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Import Feed
+         * @description Air-gapped installs: the body is the document exactly as the source publishes it — an NVD CVE API 2.0
+         *     response page, the KEV catalog JSON, or an OSV ecosystem's all.zip or a JSON array of OSV records.
+         */
+        post: operations["import_feed_api_v1_vulnerabilities_feeds__source__import_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vulnerabilities/match": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Match Now
+         * @description Run the vuln-host-matching schedule now (fresh inventories first).
+         */
+        post: operations["match_now_api_v1_vulnerabilities_match_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/vulnerabilities/{cve_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Vulnerability */
+        get: operations["get_vulnerability_api_v1_vulnerabilities__cve_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/healthz": {
         parameters: {
             query?: never;
@@ -1497,6 +1660,15 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** Accepted */
+        Accepted: {
+            /**
+             * Status
+             * @default accepted
+             * @constant
+             */
+            status: "accepted";
+        };
         /** AgentOut */
         AgentOut: {
             /** Approved At */
@@ -1944,7 +2116,7 @@ export interface components {
             /** Script Id */
             script_id?: string | null;
             /** Severity */
-            severity?: ("critical" | "high" | "medium" | "low") | null;
+            severity?: ("low" | "medium" | "high" | "critical") | null;
             /** Title */
             title?: string | null;
             /** Workflow Id */
@@ -1978,6 +2150,97 @@ export interface components {
             total: number;
             /** Waived */
             waived: number;
+        };
+        /** CveDetailOut */
+        CveDetailOut: {
+            /**
+             * Affected Hosts
+             * @default 0
+             */
+            affected_hosts: number;
+            /** Cve Id */
+            cve_id: string;
+            /** Cvss Score */
+            cvss_score: number | null;
+            /** Cvss Version */
+            cvss_version: string | null;
+            /** Description */
+            description: string | null;
+            /**
+             * Hosts
+             * @description the caller's affected hosts
+             */
+            hosts?: components["schemas"]["HostVulnerabilityOut"][];
+            /**
+             * Kev
+             * @default false
+             */
+            kev: boolean;
+            /** Kev Date Added */
+            kev_date_added?: string | null;
+            /** Kev Due Date */
+            kev_due_date?: string | null;
+            /** Kev Required Action */
+            kev_required_action?: string | null;
+            /**
+             * Known Ransomware
+             * @default false
+             */
+            known_ransomware: boolean;
+            /** Last Modified */
+            last_modified: string | null;
+            /** Patches */
+            patches?: components["schemas"]["PatchOut"][];
+            /** Published */
+            published: string | null;
+            /**
+             * Resolved Hosts
+             * @default 0
+             */
+            resolved_hosts: number;
+            /** Severity */
+            severity: ("low" | "medium" | "high" | "critical") | null;
+        };
+        /** CveOut */
+        CveOut: {
+            /**
+             * Affected Hosts
+             * @default 0
+             */
+            affected_hosts: number;
+            /** Cve Id */
+            cve_id: string;
+            /** Cvss Score */
+            cvss_score: number | null;
+            /** Cvss Version */
+            cvss_version: string | null;
+            /** Description */
+            description: string | null;
+            /**
+             * Kev
+             * @default false
+             */
+            kev: boolean;
+            /** Kev Date Added */
+            kev_date_added?: string | null;
+            /** Kev Due Date */
+            kev_due_date?: string | null;
+            /**
+             * Known Ransomware
+             * @default false
+             */
+            known_ransomware: boolean;
+            /** Last Modified */
+            last_modified: string | null;
+            /** Published */
+            published: string | null;
+            /**
+             * Resolved Hosts
+             * @default 0
+             */
+            resolved_hosts: number;
+            /** Severity */
+            severity: ("low" | "medium" | "high" | "critical") | null;
         };
         /** DashboardOut */
         DashboardOut: {
@@ -2230,6 +2493,52 @@ export interface components {
             /** Title */
             title: string;
         };
+        /** FeedImportOut */
+        FeedImportOut: {
+            /**
+             * Source
+             * @enum {string}
+             */
+            source: "nvd" | "kev" | "osv";
+            /** Written */
+            written: number;
+        };
+        /** FeedStatusOut */
+        FeedStatusOut: {
+            /**
+             * Cursor
+             * @description NVD: the next sync reads CVEs modified after this
+             */
+            cursor?: string | null;
+            /** Last Attempt At */
+            last_attempt_at: string | null;
+            /** Last Error */
+            last_error: string | null;
+            /** Last Error At */
+            last_error_at: string | null;
+            /** Last Success At */
+            last_success_at: string | null;
+            /**
+             * Records
+             * @description records the last run or import wrote
+             */
+            records: number;
+            /**
+             * Source
+             * @enum {string}
+             */
+            source: "nvd" | "kev" | "osv";
+            /**
+             * Status
+             * @description never | ok | not_modified | imported | error
+             */
+            status: string;
+            /**
+             * Stored
+             * @default 0
+             */
+            stored: number;
+        };
         /** FixOut */
         FixOut: {
             change?: components["schemas"]["ChangeOut"] | null;
@@ -2413,6 +2722,62 @@ export interface components {
             /** Score */
             score: number | null;
         };
+        /** HostVulnerabilityOut */
+        HostVulnerabilityOut: {
+            /** Cve Id */
+            cve_id: string;
+            /** Cvss Score */
+            cvss_score?: number | null;
+            /**
+             * First Seen
+             * Format: date-time
+             */
+            first_seen: string;
+            /** Fixed Version */
+            fixed_version: string | null;
+            /**
+             * Host Id
+             * Format: uuid
+             */
+            host_id: string;
+            /** Hostname */
+            hostname?: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Installed Version */
+            installed_version: string;
+            /**
+             * Kev
+             * @default false
+             */
+            kev: boolean;
+            /**
+             * Last Seen
+             * Format: date-time
+             */
+            last_seen: string;
+            /**
+             * Org Id
+             * Format: uuid
+             */
+            org_id: string;
+            /** Package */
+            package: string;
+            /** Patch Id */
+            patch_id: string | null;
+            /** Resolved At */
+            resolved_at: string | null;
+            /** Severity */
+            severity?: ("low" | "medium" | "high" | "critical") | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "open" | "resolved";
+        };
         /** IncidentAssign */
         IncidentAssign: {
             /**
@@ -2586,7 +2951,7 @@ export interface components {
              * Kind
              * @enum {string}
              */
-            kind: "compliance_check" | "remediation";
+            kind: "compliance_check" | "remediation" | "inventory";
             /** Payload */
             payload: {
                 [key: string]: unknown;
@@ -2781,12 +3146,43 @@ export interface components {
             /** Template Version */
             template_version?: number | null;
         };
+        /** PackageOut */
+        PackageOut: {
+            /** Arch */
+            arch: string | null;
+            /** Name */
+            name: string;
+            /** Source Name */
+            source_name: string | null;
+            /** Source Version */
+            source_version: string | null;
+            /** Version */
+            version: string;
+        };
         /** PasswordChange */
         PasswordChange: {
             /** Current Password */
             current_password: string;
             /** New Password */
             new_password: string;
+        };
+        /** PatchOut */
+        PatchOut: {
+            /** Cves */
+            cves?: number | null;
+            /** Ecosystem */
+            ecosystem: string;
+            /** Fixed Version */
+            fixed_version: string;
+            /** Hosts */
+            hosts?: number | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Package */
+            package: string;
         };
         /** PolicyCreate */
         PolicyCreate: {
@@ -6047,6 +6443,76 @@ export interface operations {
             };
         };
     };
+    list_host_packages_api_v1_hosts__host_id__packages_get: {
+        parameters: {
+            query?: {
+                search?: string | null;
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path: {
+                host_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PackageOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_host_vulnerabilities_api_v1_hosts__host_id__vulnerabilities_get: {
+        parameters: {
+            query?: {
+                status?: ("open" | "resolved") | null;
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path: {
+                host_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HostVulnerabilityOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_incidents_api_v1_incidents_get: {
         parameters: {
             query?: {
@@ -6854,6 +7320,39 @@ export interface operations {
             };
         };
     };
+    list_patches_api_v1_patches_get: {
+        parameters: {
+            query?: {
+                org_id?: string | null;
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PatchOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     readyz_api_v1_readyz_get: {
         parameters: {
             query?: never;
@@ -7151,6 +7650,172 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["UserOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_vulnerabilities_api_v1_vulnerabilities_get: {
+        parameters: {
+            query?: {
+                org_id?: string | null;
+                severity?: ("low" | "medium" | "high" | "critical") | null;
+                kev?: boolean | null;
+                status?: ("open" | "resolved") | null;
+                search?: string | null;
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CveOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_feeds_api_v1_vulnerabilities_feeds_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedStatusOut"][];
+                };
+            };
+        };
+    };
+    sync_feeds_api_v1_vulnerabilities_feeds_sync_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+        };
+    };
+    import_feed_api_v1_vulnerabilities_feeds__source__import_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                source: "nvd" | "kev" | "osv";
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": Record<string, never>;
+                "application/zip": string;
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FeedImportOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    match_now_api_v1_vulnerabilities_match_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Accepted"];
+                };
+            };
+        };
+    };
+    get_vulnerability_api_v1_vulnerabilities__cve_id__get: {
+        parameters: {
+            query?: {
+                org_id?: string | null;
+            };
+            header?: never;
+            path: {
+                cve_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CveDetailOut"];
                 };
             };
             /** @description Validation Error */
