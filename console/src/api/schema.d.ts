@@ -3499,6 +3499,11 @@ export interface components {
              */
             job_id: string;
             /**
+             * Next Jobs
+             * @description the agent's next jobs, when the result was posted with ?wait= (absent otherwise)
+             */
+            next_jobs?: components["schemas"]["JobOut"][] | null;
+            /**
              * Status
              * @enum {string}
              */
@@ -4266,7 +4271,10 @@ export interface operations {
     };
     post_result_api_v1_agent_jobs__job_id__result_post: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description also poll for the next jobs, as GET /agent/jobs?wait= does: they come back in `next_jobs`, so a busy agent needs one request per job */
+                wait?: number | null;
+            };
             header?: never;
             path: {
                 job_id: string;
