@@ -42,7 +42,7 @@ class BootstrapReport:
         attributes = ", ".join(self.search_attributes_added) or "already registered"
         return [f"  database migrated; search attributes: {attributes}",
                 f"  system templates added: {self.templates_created}, new versions: {self.templates_updated}, "
-                f"scripts updated: {self.scripts_updated}; scan-cycle schedule {self.schedule}",
+                f"scripts updated: {self.scripts_updated}; schedules {self.schedule}",
                 "  first administrator 'admin' created" if self.admin_created else "  administrator exists"]
 
 
@@ -119,6 +119,8 @@ async def bootstrap(settings: Settings, *, demo_dir: Path | None = None, client:
         raise BootstrapError(str(exc)) from exc
 
     if settings.temporal_schedule_enabled:
-        await TemporalGateway(settings, client).ensure_scan_cycle_schedule()
+        gateway = TemporalGateway(settings, client)
+        await gateway.ensure_scan_cycle_schedule()
+        await gateway.ensure_vuln_schedules()
         report.schedule = "created or updated"
     return report

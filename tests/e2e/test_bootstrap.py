@@ -70,8 +70,9 @@ async def test_bootstrap_twice_on_a_bare_server_then_a_scan_runs_with_search_att
     assert second.returncode == 0, second.stderr
     assert "already registered" in second.stdout and "system templates added: 0" in second.stdout
     assert "administrator exists" in second.stdout
-    schedule = await client.get_schedule_handle("compliance-scan-cycle").describe()
-    assert schedule.schedule.action.task_queue == queue
+    for name in ("compliance-scan-cycle", "vuln-feed-sync", "vuln-host-matching"):
+        schedule = await client.get_schedule_handle(name).describe()
+        assert schedule.schedule.action.task_queue == queue, name
 
     async with running_stack(SimpleNamespace(client=client), fresh_database, app_factory,
                              temporal_task_queue=queue, temporal_search_attributes=True,
