@@ -9,7 +9,10 @@ from pydantic import ValidationError
 
 from domain import linux_settings as linux
 from domain.linux_evaluation import (
+    accounts,
+    audit_rule,
     boot_parameter,
+    file_sweep,
     kernel_module,
     linux_package_installed,
     linux_sysctl,
@@ -403,6 +406,9 @@ _EVALUATORS: dict[str, Callable[[Any, HostProbe], Evaluation]] = {
     "config_value": _config_value,
     "sshd_config": sshd_config,
     "boot_parameter": boot_parameter,
+    "audit_rule": audit_rule,
+    "file_sweep": file_sweep,
+    "accounts": accounts,
     "all_of": _all_of,
 }
 

@@ -1,11 +1,24 @@
-"""The Linux side of rule evaluation: kernel parameters, modules, systemd units, packages, sshd and the kernel
-command line, judged the way the benchmarks audit them, on a running host or on a root filesystem offline."""
+"""The Linux side of rule evaluation: kernel parameters, modules, systemd units, packages, sshd, the kernel
+command line, audit rules, file-system sweeps and the account databases, judged the way the benchmarks audit them,
+on a running host or on a root filesystem offline."""
 
+import fnmatch
+import posixpath
 import re
+from collections import defaultdict
 
 from domain import linux_settings as linux
-from domain.probe import HostProbe
-from domain.rules import BootParameterRule, KernelModuleRule, RegistryScalar, SshdConfigRule, SysctlRule
+from domain.probe import FileStat, HostProbe
+from domain.rules import (
+    AccountsRule,
+    AuditRuleRule,
+    BootParameterRule,
+    FileSweepRule,
+    KernelModuleRule,
+    RegistryScalar,
+    SshdConfigRule,
+    SysctlRule,
+)
 from domain.verdicts import (
     PROBE_TIMEOUT_SECONDS,
     Evaluation,
@@ -214,3 +227,197 @@ def boot_parameter(rule: BootParameterRule, host: HostProbe) -> Evaluation:
         return Evaluation("fail", "; ".join(dict.fromkeys(problems)))
     where = ", ".join(dict.fromkeys(source for source, _ in sources))
     return Evaluation("pass", f"{rule.name} {described(rule.op, rule.expected)} in {where}")
+
+
+def audit_rule(rule: AuditRuleRule, host: HostProbe) -> Evaluation:
+    """The rule must be persisted, and on a running host also loaded into the kernel."""
+    if host.os_type != "linux":
+        return not_applicable(host)
+    wanted = _audit_wanted(rule)
+    persisted = linux.persisted_audit_rules(host)
+    if persisted is None:
+        return Evaluation("fail", f"no audit rules persisted ({linux.AUDIT_RULES_DIR}/*.rules); {wanted} missing")
+    rules, source = persisted
+    problems = [f"{missing} not in {source}" for missing in _audit_missing(rule, rules)]
+    where = source
+    if host.running:
+        if not host.which("auditctl"):
+            problems.append("auditctl not installed, so no rule is loaded")
+        else:
+            result = host.run(["auditctl", "-l"], PROBE_TIMEOUT_SECONDS)
+            if result.exit_code != 0:
+                problems.append(f"auditctl -l failed: {first_line(result.stderr) or f'exit {result.exit_code}'}")
+            else:
+                loaded = linux.parse_audit_rules(result.stdout)
+                problems += [f"{missing} not loaded" for missing in _audit_missing(rule, loaded)]
+                where += " and loaded"
+    if problems:
+        return Evaluation("fail", "; ".join(problems))
+    return Evaluation("pass", f"{wanted} in {where}")
+
+
+def _audit_wanted(rule: AuditRuleRule) -> str:
+    filters = "".join(f" -F {field}" for field in rule.fields)
+    if rule.path is not None:
+        return f"watch {rule.path} -p {rule.permissions}{filters}"
+    return f"{','.join(rule.syscalls or [])} ({'/'.join(rule.arches)}){filters}"
+
+
+def _audit_missing(rule: AuditRuleRule, rules: list[linux.AuditRule]) -> list[str]:
+    required = {linux.audit_field(field) for field in rule.fields}
+    if rule.path is not None:
+        path = rule.path.rstrip("/") or "/"
+        found = any(r.watch == path and set(rule.permissions) <= set(r.permissions) and required <= r.fields
+                    and r.action in (None, "always,exit") for r in rules)
+        return [] if found else [f"watch {path} -p {rule.permissions}" + "".join(f" -F {f}" for f in rule.fields)]
+    missing = []
+    for arch in rule.arches:
+        absent = [name for name in rule.syscalls or [] if not any(
+            r.action == "always,exit" and r.arch == arch and name in r.syscalls and required <= r.fields
+            for r in rules)]
+        if absent:
+            missing.append(f"{','.join(absent)} ({arch})" + "".join(f" -F {f}" for f in rule.fields))
+    return missing
+
+
+# File systems a sweep does not enter: kernel interfaces and network shares (as `df --local` leaves them out).
+_NOT_LOCAL = {"proc", "sysfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "securityfs", "pstore", "debugfs",
+              "tracefs", "configfs", "fusectl", "mqueue", "hugetlbfs", "bpf", "autofs", "binfmt_misc", "efivarfs",
+              "nfs", "nfs4", "cifs", "smb3", "smbfs", "ceph", "glusterfs", "9p", "nsfs", "rpc_pipefs", "ramfs"}
+_OFFLINE_SKIPPED = ("/proc", "/sys", "/dev", "/run")
+SWEEP_TIMEOUT_SECONDS = 600
+MAX_SWEEP_ENTRIES = 2_000_000
+_SHOWN_FINDINGS = 10
+
+
+def file_sweep(rule: FileSweepRule, host: HostProbe) -> Evaluation:
+    """find(1) on a running host (each local file system once, as the benchmarks' audits do), else a walk through
+    the probe; links are never followed."""
+    if host.os_type == "windows":
+        return not_applicable(host)
+    if host.running and host.which("find"):
+        findings = _find_findings(rule, host)
+    else:
+        findings = _walk_findings(rule, host)
+        if findings is None:
+            return Evaluation("error", f"more than {MAX_SWEEP_ENTRIES} entries under {' '.join(rule.roots)}")
+    findings = sorted(path for path in set(findings)
+                      if not any(fnmatch.fnmatchcase(path, pattern) for pattern in rule.allow))
+    what = _SWEEP_WORDS[rule.find]
+    if findings:
+        shown = ", ".join(findings[:_SHOWN_FINDINGS]) + (" ..." if len(findings) > _SHOWN_FINDINGS else "")
+        return Evaluation("fail", f"{len(findings)} {what}: {shown}")
+    return Evaluation("pass", f"no {what} under {' '.join(rule.roots)}")
+
+
+_SWEEP_WORDS = {"world_writable": "world-writable files or unsticky world-writable directories",
+                "unowned": "files without a known owner or group", "setuid_setgid": "unexpected SUID/SGID files",
+                "mode_exceeds": "files with a mode beyond the limit", "owner_not": "files with another owner",
+                "group_not": "files with another group"}
+
+
+def _find_findings(rule: FileSweepRule, host: HostProbe) -> list[str]:
+    starts = list(rule.roots)
+    for line in (host.read_file("/proc/self/mounts") or "").splitlines():
+        fields = line.split()
+        if len(fields) < 3 or fields[2] in _NOT_LOCAL:
+            continue
+        point = re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), fields[1])
+        if point not in starts and any(point.startswith(root.rstrip("/") + "/") for root in rule.roots):
+            starts.append(point)
+    kinds = {"file": ["-type", "f"], "dir": ["-type", "d"], "any": []}[rule.kind]
+    test = {
+        "world_writable": ["(", "-type", "f", "-perm", "-0002", "-o", "-type", "d", "-perm", "-0002", "!", "-perm",
+                           "-1000", ")"],
+        "unowned": ["(", "-nouser", "-o", "-nogroup", ")"],
+        "setuid_setgid": ["-type", "f", "(", "-perm", "-4000", "-o", "-perm", "-2000", ")"],
+        "mode_exceeds": ["-perm", f"/{_beyond(rule):o}"] if _beyond(rule) else ["-false"],
+    }.get(rule.find, [])
+    named = ["-name", rule.name] if rule.name else []
+    result = host.run(["find", *starts, "-xdev", *kinds, *named, *test, "-print"], SWEEP_TIMEOUT_SECONDS)
+    paths = [line for line in result.stdout.splitlines() if line]
+    if rule.find in ("owner_not", "group_not"):
+        paths = [path for path in paths if (info := host.stat(path)) is not None and _is_finding(rule, path, info)]
+    return paths
+
+
+def _walk_findings(rule: FileSweepRule, host: HostProbe) -> list[str] | None:
+    findings = []
+    pending = list(rule.roots)
+    seen = 0
+    while pending:
+        path = pending.pop()
+        if path in _OFFLINE_SKIPPED and path not in rule.roots:
+            continue
+        if path != "/" and host.read_link(path) is not None:
+            continue
+        info = host.stat(path)
+        if info is None:
+            continue
+        seen += 1
+        if seen > MAX_SWEEP_ENTRIES:
+            return None
+        if _is_finding(rule, path, info):
+            findings.append(path)
+        if info.is_dir:
+            pending += [posixpath.join(path, entry) for entry in host.list_dir(path) or []]
+    return findings
+
+
+def _beyond(rule: FileSweepRule) -> int:
+    return ~int(rule.max_mode or "7777", 8) & 0o7777
+
+
+def _is_finding(rule: FileSweepRule, path: str, info: FileStat) -> bool:
+    if rule.kind != "any" and (rule.kind == "dir") != info.is_dir:
+        return False
+    if rule.name is not None and not fnmatch.fnmatchcase(posixpath.basename(path), rule.name):
+        return False
+    mode = info.mode & 0o7777
+    if rule.find == "world_writable":
+        return bool(mode & 0o002) and not (info.is_dir and mode & 0o1000)
+    if rule.find == "unowned":
+        return info.owner.isdigit() or info.group.isdigit()
+    if rule.find == "setuid_setgid":
+        return not info.is_dir and bool(mode & 0o6000)
+    if rule.find == "mode_exceeds":
+        return bool(mode & _beyond(rule))
+    if rule.find == "owner_not":
+        return info.owner not in (rule.owners or [])
+    return info.group not in (rule.groups or [])
+
+
+def accounts(rule: AccountsRule, host: HostProbe) -> Evaluation:
+    if host.os_type == "windows":
+        return not_applicable(host)
+    passwd_text, group_text = host.read_file("/etc/passwd"), host.read_file("/etc/group")
+    if passwd_text is None or group_text is None:
+        return Evaluation("skip", "/etc/passwd or /etc/group not found")
+    users, groups = linux.account_entries(passwd_text, 7), linux.account_entries(group_text, 4)
+    if rule.check in ("unique_uids", "unique_gids", "unique_user_names", "unique_group_names"):
+        entries = users if rule.check in ("unique_uids", "unique_user_names") else groups
+        column = 0 if rule.check.endswith("names") else 2
+        holders: dict[str, list[str]] = defaultdict(list)
+        for entry in entries:
+            holders[entry[column]].append(entry[0])
+        shared = [f"{key} ({', '.join(names)})" if column else key for key, names in holders.items()
+                  if len(names) > 1]
+        label = {"unique_uids": "UID", "unique_gids": "GID", "unique_user_names": "user name",
+                 "unique_group_names": "group name"}[rule.check]
+        if shared:
+            return Evaluation("fail", f"{label}s used more than once: {'; '.join(shared)}")
+        return Evaluation("pass", f"every {label} is used once ({len(entries)} entries)")
+    if rule.check == "primary_groups_exist":
+        defined = {entry[2] for entry in groups}
+        orphans = [f"{entry[0]} (GID {entry[3]})" for entry in users if entry[3] not in defined]
+        if orphans:
+            return Evaluation("fail", f"primary groups not in /etc/group: {', '.join(orphans)}")
+        return Evaluation("pass", f"every primary group of {len(users)} accounts is defined")
+    shadow = next((entry for entry in groups if entry[0] == "shadow"), None)
+    if shadow is None:
+        return Evaluation("pass", "no shadow group")
+    members = [name for name in shadow[3].split(",") if name.strip()]
+    members += [entry[0] for entry in users if entry[3] == shadow[2]]
+    if members:
+        return Evaluation("fail", f"shadow group members: {', '.join(members)}")
+    return Evaluation("pass", "the shadow group has no members")

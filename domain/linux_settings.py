@@ -1,5 +1,6 @@
 """Linux settings read the way their programs read them: persisted sysctl values, the effective sshd
-configuration, systemd unit state from unit files, the dpkg database, boot loader entries and /etc/fstab.
+configuration, systemd unit state from unit files, the dpkg database, boot loader entries, /etc/fstab, audit rules and
+the account databases.
 
 Everything goes through the HostProbe, so the same code judges a running host and a root filesystem offline.
 """
@@ -8,6 +9,7 @@ import fnmatch
 import re
 import shlex
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 from domain.probe import HostProbe
 
@@ -285,3 +287,95 @@ def fstab_options(fstab: str, mount_point: str) -> list[str] | None:
             if target == mount_point:
                 options = fields[3].split(",")
     return options
+
+
+# audit rules
+
+
+AUDIT_RULES_DIR = "/etc/audit/rules.d"
+AUDIT_RULES = "/etc/audit/audit.rules"
+_UNSET_AUID = {"-1", "4294967295", "unset"}
+_AUDIT_FIELD = re.compile(r"^([a-z0-9_]+)(!=|>=|<=|&=|=|>|<|&)(.+)$")
+
+
+@dataclass(frozen=True)
+class AuditRule:
+    """One `-w` or `-a` rule: the watched path and its permissions, or the syscalls of an arch, and its filters."""
+
+    watch: str | None
+    permissions: str
+    action: str | None
+    arch: str | None
+    syscalls: frozenset[str]
+    fields: frozenset[str]
+
+
+def audit_field(text: str) -> str:
+    """A filter in one spelling: `auid!=-1`, `auid!=4294967295` and `auid!=unset` are the same rule."""
+    found = _AUDIT_FIELD.match(text.strip())
+    if found is None:
+        return text.strip()
+    name, op, value = found.groups()
+    if name in ("auid", "uid", "euid", "loginuid") and value in _UNSET_AUID:
+        value = "unset"
+    return f"{name}{op}{value}"
+
+
+def parse_audit_rules(text: str) -> list[AuditRule]:
+    """The watch and syscall rules of an audit rules file or of `auditctl -l`; control lines are left out."""
+    rules = []
+    for raw in text.splitlines():
+        words = raw.split("#", 1)[0].split()
+        if not words or words[0] not in ("-w", "-a", "-A"):
+            continue
+        watch = permissions = action = arch = None
+        syscalls: set[str] = set()
+        fields: set[str] = set()
+        for option, value in zip(words, [*words[1:], ""], strict=True):
+            if option == "-w":
+                watch = value
+            elif option == "-p":
+                permissions = value
+            elif option in ("-a", "-A"):
+                action = ",".join(sorted(value.split(",")))
+            elif option == "-S":
+                syscalls.update(name for name in value.split(",") if name)
+            elif option in ("-F", "-C"):
+                field = audit_field(value)
+                name, _, rest = field.partition("=")
+                if name in ("path", "dir"):
+                    watch = rest
+                elif name == "perm":
+                    permissions = rest
+                elif name == "arch":
+                    arch = rest
+                elif name not in ("key", "k"):
+                    fields.add(field)
+        if watch is not None:
+            watch = watch.rstrip("/") or "/"
+        rules.append(AuditRule(watch, permissions or "rwxa", action, arch, frozenset(syscalls), frozenset(fields)))
+    return rules
+
+
+def persisted_audit_rules(host: HostProbe) -> tuple[list[AuditRule], str] | None:
+    """The rules augenrules loads at boot (rules.d/*.rules), else a hand-kept audit.rules; None if neither."""
+    texts = [(path, text) for path in expand(host, f"{AUDIT_RULES_DIR}/*.rules")
+             if (text := host.read_file(path)) is not None]
+    if texts:
+        return [rule for _, text in texts for rule in parse_audit_rules(text)], f"{AUDIT_RULES_DIR}/*.rules"
+    text = host.read_file(AUDIT_RULES)
+    return None if text is None else (parse_audit_rules(text), AUDIT_RULES)
+
+
+# account databases
+
+
+def account_entries(text: str, fields: int) -> list[list[str]]:
+    """The colon-separated entries of /etc/passwd or /etc/group with at least `fields` fields."""
+    entries = []
+    for line in text.splitlines():
+        if line.strip() and not line.startswith(("#", "+", "-")):
+            parts = line.split(":")
+            if len(parts) >= fields:
+                entries.append(parts)
+    return entries

@@ -221,6 +221,64 @@ class BootParameterRule(_RuleBase):
         return self
 
 
+AuditField = Annotated[str, Field(pattern=r"^[a-z0-9_]+(=|!=|>=|<=|>|<|&=|&)[A-Za-z0-9_./-]+$")]
+
+
+class AuditRuleRule(_RuleBase):
+    """An audit rule that must be both persisted (/etc/audit/rules.d/*.rules) and, on a running host, loaded
+    (`auditctl -l`): a watch on `path` granting at least `permissions`, or, for `syscalls`, an `always,exit` rule
+    per architecture that names each of them. Every filter in `fields` (`auid>=1000`, `auid!=unset`,
+    `exit=-EACCES`, `euid!=uid`) must be on the matching rule."""
+
+    type: Literal["audit_rule"]
+    path: str | None = Field(default=None, pattern=r"^/[^\s]*$")
+    permissions: str = Field(default="wa", pattern=r"^[rwxa]+$")
+    syscalls: list[Annotated[str, Field(pattern=r"^[a-z0-9_]+$")]] | None = Field(default=None, min_length=1)
+    arches: list[Literal["b32", "b64"]] = Field(default_factory=lambda: ["b64", "b32"], min_length=1)
+    fields: list[AuditField] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _path_or_syscalls(self) -> "AuditRuleRule":
+        if (self.path is None) == (self.syscalls is None):
+            raise ValueError("give either path or syscalls")
+        return self
+
+
+class FileSweepRule(_RuleBase):
+    """Every file and directory under `roots` (each local filesystem below them, links not followed) is judged,
+    and the check passes when none is a finding: `world_writable` (a file, or a directory without the sticky
+    bit, writable by everyone), `unowned` (an owner or group with no name), `setuid_setgid`, `mode_exceeds`
+    (`max_mode`), `owner_not` / `group_not` (none of `owners` / `groups`). `name` narrows to matching file
+    names; findings matching an `allow` pattern are accepted."""
+
+    type: Literal["file_sweep"]
+    roots: list[Annotated[str, Field(pattern=r"^/[^\s]*$")]] = Field(min_length=1)
+    find: Literal["world_writable", "unowned", "setuid_setgid", "mode_exceeds", "owner_not", "group_not"]
+    kind: Literal["file", "dir", "any"] = "any"
+    name: str | None = Field(default=None, pattern=r"^[A-Za-z0-9_.*?\[\]-]+$")
+    max_mode: str | None = Field(default=None, pattern=r"^0?[0-7]{3,4}$")
+    owners: list[str] | None = Field(default=None, min_length=1)
+    groups: list[str] | None = Field(default=None, min_length=1)
+    allow: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _what_to_compare(self) -> "FileSweepRule":
+        needs = {"mode_exceeds": ("max_mode", self.max_mode), "owner_not": ("owners", self.owners),
+                 "group_not": ("groups", self.groups)}
+        if self.find in needs and needs[self.find][1] is None:
+            raise ValueError(f"find {self.find} needs {needs[self.find][0]}")
+        return self
+
+
+class AccountsRule(_RuleBase):
+    """The local account databases judged as a whole: names and ids used once each, every primary group
+    defined, the shadow group without members."""
+
+    type: Literal["accounts"]
+    check: Literal["unique_uids", "unique_gids", "unique_user_names", "unique_group_names", "primary_groups_exist",
+                   "shadow_group_empty"]
+
+
 class AllOfRule(_RuleBase):
     """Every rule must pass (a recommendation with several conditions); with `applies_if`, the check is skipped
     on hosts where that rule does not pass (cron permissions only where cron is installed)."""
@@ -312,6 +370,9 @@ Rule = Annotated[
     | ConfigValueRule
     | SshdConfigRule
     | BootParameterRule
+    | AuditRuleRule
+    | FileSweepRule
+    | AccountsRule
     | AllOfRule,
     Field(discriminator="type"),
 ]
@@ -337,6 +398,9 @@ RULE_TYPES: frozenset[str] = frozenset(
         "config_value",
         "sshd_config",
         "boot_parameter",
+        "audit_rule",
+        "file_sweep",
+        "accounts",
         "all_of",
     }
 )

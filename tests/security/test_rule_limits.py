@@ -79,17 +79,17 @@ def test_the_agent_refuses_a_catastrophic_regex_as_an_error_not_a_hang():
 
 
 async def test_adding_checks_stops_at_the_per_template_limit(app_factory, db):
-    client = await app_factory(max_checks_per_template=130)
+    client = await app_factory(max_checks_per_template=260)
     _, headers, draft, _ = await operator_with_draft(client, db)
     have = len(draft["checks"])
-    assert have < 130
-    for index in range(130 - have):
+    assert have < 260
+    for index in range(260 - have):
         added = await client.post(f"{BASE}/{draft['id']}/checks", json=new_check("^x", f"X.{index}"), headers=headers)
         assert added.status_code == 201, added.text
     refused = await client.post(f"{BASE}/{draft['id']}/checks", json=new_check("^x", "X.last"), headers=headers)
-    assert refused.status_code == 422 and "at most 130 checks" in refused.json()["detail"][0]["msg"]
+    assert refused.status_code == 422 and "at most 260 checks" in refused.json()["detail"][0]["msg"]
     assert await db.scalar(select(func.count()).select_from(ComplianceCheck)
-                           .where(ComplianceCheck.template_id == uuid.UUID(draft["id"]))) == 130
+                           .where(ComplianceCheck.template_id == uuid.UUID(draft["id"]))) == 260
 
 
 async def test_an_import_over_the_check_limit_is_refused_quickly(app_factory, db):

@@ -19,12 +19,20 @@ CONTENT = load_builtin_content()
 LINUX_TEMPLATES = ("cis-linux-l2", "stig-linux")  # cis-linux-l2 holds every cis-linux-l1 check
 
 # Checks that need the running system: a command, the live mount table, or a running service.
-OFFLINE_SKIPS = {"1.1.2.1.1", "1.1.2.3.1", "1.1.2.4.1", "1.1.2.5.1", "1.1.2.6.1", "1.1.2.7.1",
-                 "V-260469", "V-260485", "V-260486", "V-260516"}
+OFFLINE_SKIPS = {"1.1.2.1.1", "1.1.2.3.1", "1.1.2.4.1", "1.1.2.5.1", "1.1.2.6.1", "1.1.2.7.1", "1.3.1.3", "1.3.1.4",
+                 "6.3.3.21", "V-260469", "V-260485", "V-260486", "V-260516"}
+# Both trees use ufw: the nftables and iptables sections apply only where that firewall is the one chosen (see
+# test_a_host_that_chose_nftables), and the journald-only setting only where rsyslog is absent.
+NOT_CHOSEN = {"4.2.1", "4.2.2", "4.2.5", "4.2.6", "4.2.8", "4.3.1.1", "4.3.1.2", "4.3.1.3", "4.3.2.1", "4.3.2.2",
+              "4.3.3.1", "4.3.3.2"}
+# The compliant tree uses chrony and rsyslog, so the systemd-timesyncd and journald-only checks do not apply there.
+COMPLIANT_SKIPS = {"2.3.2.1", "6.2.1.1.4"}
 # The non-compliant tree passes these on purpose: openssh-server is installed there (its config is what fails).
 NONCOMPLIANT_PASSES = {"V-260523"}
-# The non-compliant tree has no /dev/shm entry in /etc/fstab: not a separate mount, so there is nothing to judge.
-NONCOMPLIANT_SKIPS = {"1.1.2.2.2", "1.1.2.2.3", "1.1.2.2.4"}
+# The non-compliant tree has no /dev/shm entry in /etc/fstab (not a separate mount, so nothing to judge), and has
+# neither chrony, ufw nor rsyslog installed, so the checks of their configuration do not apply.
+NONCOMPLIANT_SKIPS = {"1.1.2.2.2", "1.1.2.2.3", "1.1.2.2.4", "2.3.3.1", "2.3.3.2", "2.3.3.3", "4.1.2", "6.2.3.2",
+                      "6.2.3.3", "6.2.3.4", "6.2.3.7"}
 
 
 def linux_checks() -> list[tuple[str, str]]:
@@ -33,7 +41,9 @@ def linux_checks() -> list[tuple[str, str]]:
 
 
 def expected_verdict(tree: str, rule_id: str) -> str:
-    if rule_id in OFFLINE_SKIPS or (tree == "debian-noncompliant" and rule_id in NONCOMPLIANT_SKIPS):
+    if rule_id in OFFLINE_SKIPS | NOT_CHOSEN:
+        return "skip"
+    if rule_id in (NONCOMPLIANT_SKIPS if tree == "debian-noncompliant" else COMPLIANT_SKIPS):
         return "skip"
     if tree == "debian-compliant" or rule_id in NONCOMPLIANT_PASSES:
         return "pass"
@@ -51,10 +61,10 @@ def materialize(tree: str, target: Path) -> Path:
         real = root / path.lstrip("/")
         if not real.exists() and not real.is_symlink():
             real.mkdir(parents=True)
-        real.chmod(int(mode, 8))
-        if os.geteuid() == 0:
+        if os.geteuid() == 0:  # before the mode: a change of owner clears the set-user-ID bit
             uid, gid = owner.split(":")
             os.chown(real, int(uid), int(gid), follow_symlinks=False)
+        real.chmod(int(mode, 8))
     return root
 
 
@@ -180,3 +190,29 @@ def test_a_rhel_like_layout(tmp_path: Path) -> None:
     assert verdict("cis-linux-l1", "5.1.20") == "pass"    # PermitRootLogin no
     assert verdict("stig-linux", "V-260529") == "fail"    # X11Forwarding yes from the drop-in
     assert verdict("cis-linux-l2", "6.3.1.1") == "skip"   # no dpkg database; the rpm one is not read offline
+
+
+def test_a_host_that_chose_nftables(trees: dict[str, Path], tmp_path: Path) -> None:
+    """The ufw section steps aside and the nftables section judges /etc/nftables.conf."""
+    root = tmp_path / "nft"
+    shutil.copytree(trees["debian-compliant"], root, symlinks=True)
+    (root / "lib/systemd/system/nftables.service").write_text("[Service]\n[Install]\nWantedBy=sysinit.target\n")
+    (root / "etc/systemd/system/sysinit.target.wants/nftables.service").symlink_to(
+        "/lib/systemd/system/nftables.service")
+    (root / "etc/nftables.conf").write_text(
+        "table inet filter {\n  chain input {\n    type filter hook input priority 0; policy accept;\n  }\n}\n")
+    host = RootHost(root)
+
+    def verdict(rule_id: str) -> str:
+        return evaluate(next(c.rule for c in CONTENT.template("cis-linux-l2").checks if c.rule_id == rule_id),
+                        host).status
+
+    assert [verdict(rule_id) for rule_id in ("4.1.1", "4.1.3", "4.1.7")] == ["skip"] * 3
+    assert [verdict(rule_id) for rule_id in ("4.2.2", "4.2.5", "4.2.6", "4.2.8")] == ["fail"] * 4
+    (root / "etc/nftables.conf").write_text(
+        'table inet filter {\n  chain input {\n    type filter hook input priority 0; policy drop;\n'
+        '    iif "lo" accept\n    ip saddr 127.0.0.0/8 counter drop\n  }\n'
+        "  chain forward {\n    type filter hook forward priority 0; policy drop;\n  }\n"
+        "  chain output {\n    type filter hook output priority 0; policy drop;\n  }\n}\n")
+    (root / "etc/systemd/system/multi-user.target.wants/ufw.service").unlink()
+    assert [verdict(rule_id) for rule_id in ("4.2.2", "4.2.5", "4.2.6", "4.2.8")] == ["pass"] * 4
