@@ -27,6 +27,9 @@ REDELIVER_AFTER = timedelta(minutes=2)
 SWEEP_SECONDS = 30.0
 # A host whose poll has not looked in the database for this long looks again, whatever the listener says.
 LOOK_AT_LEAST_EVERY = 600.0
+# Polls and agent logins that look in the database at once; the others queue without a connection, so a burst of
+# polls (a fleet reconnecting after a restart) leaves the pool to result posts and people, and none times out on it.
+CONCURRENT_LOOKS = 8
 _CLAIMABLE_FOR = """
     SELECT DISTINCT host_id FROM agent_jobs
     WHERE host_id = ANY(%(hosts)s) AND status IN ('pending', 'delivered')
@@ -103,6 +106,7 @@ class JobNotifier:
         self._everyone_at = 0.0
         self._announced: dict[uuid.UUID, float] = {}
         self._looked: dict[uuid.UUID, float] = {}
+        self.looks = asyncio.Semaphore(CONCURRENT_LOOKS)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._listen())

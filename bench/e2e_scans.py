@@ -4,8 +4,9 @@ N hosts long-polling the API, one scheduled tick. Run twice: dev server in memor
 
     .venv/bin/python -m bench.e2e_scans [--hosts 1000] [--persistence memory|file|both] [--api-workers 1]
 
-Prints host scans/s, time from cycle start to the last scan recorded, history events per host scan, and the
-baseline measured on the same server: N trivial one-activity workflows (workflows/s). Target: scans/s >= 2x baseline.
+Prints host scans/s, time from cycle start to the last scan recorded, history events per host scan, the agents'
+HTTP requests per host scan and their 5xx answers, and the baseline measured on the same server: N trivial
+one-activity workflows (workflows/s). Target: scans/s >= 2x baseline.
 """
 
 from __future__ import annotations
@@ -49,8 +50,11 @@ async def one_run(hosts: int, db_file: Path | None, api_workers: int = 1) -> dic
                     await fleet.enroll(hosts, secret, prefix="e2e", concurrency=50)
                     fleet.start(wait=20)
                     await asyncio.sleep(2)
+                    requests_before = fleet.requests()
                     result, batch_ids, elapsed = await run_one_tick(env.client, sessionmaker,
                                                                       settings.temporal_task_queue, "e2e")
+                    requests = fleet.requests() - requests_before
+                    server_errors = sum(host.api.server_errors for host in fleet.hosts)
                     await fleet.aclose()
             finally:
                 worker.terminate()
@@ -72,7 +76,8 @@ async def one_run(hosts: int, db_file: Path | None, api_workers: int = 1) -> dic
             events += len([e async for e in env.client.get_workflow_handle(workflow_id).fetch_history_events()])
         baseline = await trivial_workflows_per_second(env.client, hosts)
     return {"completed": completed, "planned": result.scans_planned, "elapsed": elapsed, "timeline": timeline,
-            "events": events, "batches": len(batch_ids), "baseline": baseline}
+            "events": events, "batches": len(batch_ids), "baseline": baseline, "requests": requests,
+            "server_errors": server_errors}
 
 
 def report(label: str, hosts: int, r: dict) -> None:
@@ -85,6 +90,12 @@ def report(label: str, hosts: int, r: dict) -> None:
     print(f"[{label}] from job opened: agent answered     p50 {answered_p50:.1f} s, last {answered_max:.1f} s")
     print(f"[{label}] from job opened: scan recorded      p50 {recorded_p50:.1f} s, last {recorded_max:.1f} s")
     print(f"[{label}] history events per host scan        {r['events'] / max(r['completed'], 1):.2f} (target <= 5)")
+    sent, scans = r["requests"], max(r["completed"], 1)
+    # Every host's job reaches it on the long poll it sent before the tick: one request, plus those sent during it.
+    print(f"[{label}] agent requests per host scan        {(sum(sent.values()) + hosts) / scans:.2f} "
+          f"(sent during the tick: {sent['result']} result posts, {sent['poll']} polls; "
+          f"+ {hosts} polls waiting at its start)")
+    print(f"[{label}] HTTP 5xx answers to agents          {r['server_errors']}")
     print(f"[{label}] baseline trivial workflows/s        {r['baseline']:.1f}")
     print(f"[{label}] ratio (target >= 2)                  {rate / r['baseline']:.2f}")
 

@@ -51,7 +51,7 @@ async def current_agent(
     cache = request.app.state.job_notifier.credentials
     if (cached := cache.get(token_hash)) is not None:
         return cached
-    async with short_transaction(request) as session:
+    async with request.app.state.job_notifier.looks, short_transaction(request) as session:
         row = (await session.execute(
             select(Agent.id, Agent.host_id, Host.org_id, Agent.approved_at).join(Host, Host.id == Agent.host_id)
             .where(Agent.token_hash == token_hash, Agent.revoked_at.is_(None))
@@ -137,8 +137,10 @@ async def _next_jobs(request: Request, host_id: uuid.UUID, wait: int) -> list[Jo
         while True:
             if look:
                 news.clear()
-                looked_at = time.monotonic()
-                if jobs := await _claim_jobs(request, host_id):
+                async with notifier.looks:
+                    looked_at = time.monotonic()
+                    jobs = await _claim_jobs(request, host_id)
+                if jobs:
                     return jobs
                 notifier.found_nothing(host_id, looked_at)
             remaining = deadline - time.monotonic()
@@ -157,8 +159,6 @@ async def poll_jobs(
     agent: AgentDep, request: Request, wait: Annotated[int, Query(ge=0, le=MAX_WAIT_SECONDS)] = 0
 ) -> list[JobOut]:
     return await _next_jobs(request, agent.host_id, wait)
-
-
 
 
 RESULT_MODELS = {"compliance_check": ComplianceResultIn, "inventory": InventoryResultIn}
