@@ -109,7 +109,7 @@ class FeedSync:
             return await run()
         except (httpx.HTTPError, Unprocessable) as exc:
             error = _describe(exc, getattr(getattr(exc, "request", None), "url", "") or source) \
-                if isinstance(exc, httpx.HTTPError) else f"{source}: {exc.detail}"
+                if isinstance(exc, httpx.HTTPError) else f"{source}: {exc.message}"
             log.warning("vulnerability feed %s failed: %s", source, error)
             async with self.sessionmaker() as session, session.begin():
                 await feeds.record_feed_error(session, source, error, datetime.now(UTC))
@@ -196,7 +196,7 @@ class FeedSync:
                     affected = parse_document(response.content)
                 except (httpx.HTTPError, Unprocessable) as exc:
                     failures.append(_describe(exc, url) if isinstance(exc, httpx.HTTPError)
-                                    else f"{url}: {exc.detail}")
+                                    else f"{url}: {exc.message}")
                     continue
                 async with self.sessionmaker() as session, session.begin():
                     await feeds.lock_feeds(session, exclusive=True)

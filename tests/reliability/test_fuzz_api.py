@@ -1,6 +1,6 @@
 """Schemathesis fuzzes every operation of the OpenAPI schema, authenticated, against the real server:
-no 500s and no response that breaks its declared schema. (/readyz is left out: its 503 while Temporal is
-down is the intended answer, tested in tests/api.)"""
+no 500s and no response that breaks its declared schema. (/readyz and the two vulnerability triggers are left out:
+their 503 while Temporal is down is the intended answer.)"""
 
 from __future__ import annotations
 
@@ -46,6 +46,8 @@ async def test_fuzzed_api_never_errors_or_breaks_its_schema(db_url, db, tmp_path
              "--checks", "not_a_server_error,response_schema_conformance", "-n", str(EXAMPLES_PER_OPERATION),
              "--seed", "20261129", "--phases", "examples,coverage,fuzzing",
              "--exclude-path", "/api/v1/agent/jobs", "--exclude-path", "/readyz", "--exclude-path", "/api/v1/readyz",
+             # They only start a workflow: with Temporal down (as here) 503 is their intended answer.
+             "--exclude-path", "/api/v1/vulnerabilities/feeds/sync", "--exclude-path", "/api/v1/vulnerabilities/match",
              "--request-timeout", "30", "--no-color"],
             capture_output=True, text=True, timeout=900, cwd=ROOT,
         )
@@ -58,5 +60,6 @@ async def test_fuzzed_api_never_errors_or_breaks_its_schema(db_url, db, tmp_path
     print(f"schemathesis: {generated.group(1) if generated else '?'} test cases")
     (tmp_path / "fuzz-report.txt").write_text(output)
     server_log = (tmp_path / "api.log").read_text()[-3000:]
-    assert run.returncode == 0, f"{output[-6000:]}\n--- API log (tail) ---\n{server_log}"
+    failures = output[output.find("FAILURES"):][:8000] if "FAILURES" in output else output[-6000:]
+    assert run.returncode == 0, f"{failures}\n--- API log (tail) ---\n{server_log}"
     assert generated and int(generated.group(1)) > 500
