@@ -6,7 +6,7 @@ import logging
 import uuid
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select, text, update
+from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import async_sessionmaker
 from temporalio import activity
@@ -47,7 +47,7 @@ from services.remediation import (
     start_of,
     truncate,
 )
-from services.scans import JOBS_CHANNEL, host_template, open_single_scan
+from services.scans import host_template, notify_jobs, open_single_scan
 
 log = logging.getLogger(__name__)
 PAUSED_REASON = "automation_paused"
@@ -182,7 +182,7 @@ class RemediationActivities:
                 payload=payload, status="pending", remediation_id=rem.id, late=False, completion_pending=False,
             ).on_conflict_do_nothing(index_elements=["id"]))
             if inserted.rowcount:
-                await session.execute(text("SELECT pg_notify(:channel, '')"), {"channel": JOBS_CHANNEL})
+                await notify_jobs(session, {rem.host_id})
 
     @activity.defn(name="remediation_job_outcome")
     async def remediation_job_outcome(self, params: JobOutcomeInput) -> StepOutcome:
