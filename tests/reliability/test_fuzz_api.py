@@ -20,7 +20,8 @@ from tests.factories import PASSWORD, make_org, make_user
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(900)]
-EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "8"))
+# 4 per operation keeps `make test` inside CI's budget (about 2,800 cases); FUZZ_EXAMPLES=50 for a deeper run.
+EXAMPLES_PER_OPERATION = int(os.environ.get("FUZZ_EXAMPLES", "4"))
 
 
 async def test_fuzzed_api_never_errors_or_breaks_its_schema(db_url, db, tmp_path):
@@ -62,4 +63,4 @@ async def test_fuzzed_api_never_errors_or_breaks_its_schema(db_url, db, tmp_path
     server_log = (tmp_path / "api.log").read_text()[-3000:]
     failures = output[output.find("FAILURES"):][:8000] if "FAILURES" in output else output[-6000:]
     assert run.returncode == 0, f"{failures}\n--- API log (tail) ---\n{server_log}"
-    assert generated and int(generated.group(1)) > 500
+    assert generated and int(generated.group(1)) > 1000

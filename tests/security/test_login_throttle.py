@@ -66,9 +66,12 @@ async def test_a_successful_login_clears_the_username_count(app_factory, db):
         assert (await client.post(TOKEN_URL, data={"username": user.username, "password": "no"})).status_code == 401
 
 
+FLOOD = 80  # argon2 hashes, about 0.2 s of a core each: enough to keep both cores busy for many seconds
+
+
 @pytest.mark.slow
-async def test_healthz_stays_fast_while_two_hundred_bad_logins_run(app_factory, db):
-    # Limits raised so that every one of the 200 logins is really hashed: the event loop must stay free anyway.
+async def test_healthz_stays_fast_while_a_flood_of_bad_logins_runs(app_factory, db):
+    # Limits raised so that every one of the logins is really hashed: the event loop must stay free anyway.
     client = await app_factory(login_max_failures_per_user=1000, login_max_failures_per_address=1000)
     user = await make_user(db)
     await db.commit()
@@ -86,13 +89,13 @@ async def test_healthz_stays_fast_while_two_hundred_bad_logins_run(app_factory, 
     await asyncio.sleep(0.05)
     flood_started = time.perf_counter()
     answers = await asyncio.gather(*[client.post(TOKEN_URL, data={"username": user.username, "password": f"no-{i}"})
-                                     for i in range(200)])
+                                     for i in range(FLOOD)])
     flood_seconds = time.perf_counter() - flood_started
     flooding = False
     await prober
-    assert [a.status_code for a in answers] == [401] * 200
+    assert [a.status_code for a in answers] == [401] * FLOOD
     p99 = statistics.quantiles(latencies, n=100)[98]
-    print(f"\n200 bad logins in {flood_seconds:.1f}s; /healthz during the flood: {len(latencies)} probes, "
+    print(f"\n{FLOOD} bad logins in {flood_seconds:.1f}s; /healthz during the flood: {len(latencies)} probes, "
           f"p50 {statistics.median(latencies) * 1000:.1f} ms, p99 {p99 * 1000:.1f} ms, "
           f"max {max(latencies) * 1000:.1f} ms")
     assert len(latencies) >= 20
