@@ -5,6 +5,7 @@ from models.base import Base
 from models.exceptions import ComplianceException
 from models.hosts import Agent, AgentJob, Host, HostGroup, HostGroupMember
 from models.monitoring import Alert, Incident, Notification, Webhook, WebhookDelivery
+from models.patching import PatchDeployment, PatchDeploymentHost, PatchDeploymentPatch, RingSet, VulnerabilityPolicy
 from models.policies import CompliancePolicy, PolicyHostOverride
 from models.remediation import ChangeRecord, Remediation
 from models.scans import CheckState, ComplianceScan, HostPolicyStatus, ScanCheckResult, ScanResults
@@ -32,4 +33,5 @@ __all__ = [
     "ScanCheckResult", "ScanResults", "Script", "User", "Webhook", "WebhookDelivery",
     "AffectedPackage", "Cve", "HostInventory", "HostVulnerability", "KevEntry", "PackageSet", "PackageSetItem",
     "PackageSetVulnerability", "Patch", "PatchCve", "VulnFeedStatus",
+    "PatchDeployment", "PatchDeploymentHost", "PatchDeploymentPatch", "RingSet", "VulnerabilityPolicy",
 ]

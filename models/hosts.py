@@ -70,7 +70,7 @@ class AgentJob(UUIDPk, Timestamps, Base):
 
     __tablename__ = "agent_jobs"
     __table_args__ = (
-        CheckConstraint("kind IN ('compliance_check', 'remediation', 'inventory')", name="kind"),
+        CheckConstraint("kind IN ('compliance_check', 'remediation', 'inventory', 'patch_install')", name="kind"),
         CheckConstraint(
             "status IN ('pending', 'delivered', 'completed', 'timed_out', 'cancelled')", name="status"
         ),

@@ -44,14 +44,20 @@ class ChangeRecord(UUIDPk, Timestamps, Base):
             name="status",
         ),
         Index("ix_change_records_org_status", "org_id", "status"),
+        # A change governs one remediation (of a scan's check on a host) or one patch deployment (migration 0014).
+        CheckConstraint("(remediation_id IS NULL) <> (deployment_id IS NULL) AND (remediation_id IS NULL OR "
+                        "(host_id IS NOT NULL AND scan_id IS NOT NULL AND check_id IS NOT NULL))", name="subject"),
     )
 
     org_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
-    host_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("hosts.id", ondelete="CASCADE"))
-    scan_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("compliance_scans.id", ondelete="CASCADE"))
-    check_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("compliance_checks.id", ondelete="CASCADE"))
-    remediation_id: Mapped[uuid.UUID] = mapped_column(
+    host_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("hosts.id", ondelete="CASCADE"))
+    scan_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("compliance_scans.id", ondelete="CASCADE"))
+    check_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("compliance_checks.id", ondelete="CASCADE"))
+    remediation_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("remediations.id", ondelete="CASCADE"), unique=True
+    )
+    deployment_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("patch_deployments.id", ondelete="CASCADE"), unique=True
     )
     status: Mapped[str] = mapped_column(String(20), default="pending_approval")
     title: Mapped[str] = mapped_column(String(500))
