@@ -1,11 +1,11 @@
 """Evaluates check rules against a host seen only through the HostProbe interface; never raises."""
 
+from __future__ import annotations
+
 import re
 import shlex
 from collections.abc import Callable, Sequence
-from typing import Any
-
-from pydantic import ValidationError
+from typing import TYPE_CHECKING, Any
 
 from domain import linux_settings as linux
 from domain.linux_evaluation import (
@@ -23,24 +23,32 @@ from domain.linux_evaluation import (
 from domain.probe import CommandNotFound, CommandResult, CommandTimeout, FileStat, HostProbe
 from domain.redaction import redact_file_actual
 from domain.regex_safety import search as regex_search
-from domain.rules import (
-    RULE_TYPES,
-    AllOfRule,
-    BsdRcConfRule,
-    CommandOutputRule,
-    ConfigValueRule,
-    FileExistsRule,
-    FilePermissionsRule,
-    FileRegexRule,
-    MountOptionRule,
-    PackageRule,
-    ServiceRule,
-    SysctlRule,
-    WindowsRegistryRule,
-    WindowsSecurityPolicyRule,
-    parse_rule,
-    rule_problems,
-)
+from domain.rule_views import RULE_TYPES, InvalidRule, RuleView, view
+
+try:  # the full install checks every rule against its schema; the standard-library agent reads the server's copy,
+    # which that schema already checked and completed
+    from pydantic import ValidationError
+
+    from domain.rules import parse_rule, rule_problems
+except ModuleNotFoundError:
+    parse_rule = None
+
+if TYPE_CHECKING:
+    from domain.rules import (
+        AllOfRule,
+        BsdRcConfRule,
+        CommandOutputRule,
+        ConfigValueRule,
+        FileExistsRule,
+        FilePermissionsRule,
+        FileRegexRule,
+        MountOptionRule,
+        PackageRule,
+        ServiceRule,
+        SysctlRule,
+        WindowsRegistryRule,
+        WindowsSecurityPolicyRule,
+    )
 from domain.verdicts import (
     PROBE_TIMEOUT_SECONDS,
     Evaluation,
@@ -60,14 +68,24 @@ _RC_TRUE = {"YES", "TRUE", "ON", "1"}
 def evaluate(rule: Any, host: HostProbe) -> Evaluation:
     """Evaluate one raw rule document on `host`. Invalid rules and evaluator failures give `error`."""
     try:
-        parsed = parse_rule(rule)
-    except ValidationError as exc:
-        return Evaluation("error", _shorten(_describe_invalid(rule, exc)))
+        parsed = read_rule(rule)
+    except InvalidRule as exc:
+        return Evaluation("error", _shorten(str(exc)))
     outcome = _evaluate_parsed(parsed, host)
     return Evaluation(outcome.status, _shorten(outcome.actual))
 
 
-def _evaluate_parsed(rule: Any, host: HostProbe) -> "Evaluation":
+def read_rule(raw: Any) -> RuleView:
+    """The rule as the evaluators read it: validated and completed by its schema where the schema is installed."""
+    if parse_rule is None:
+        return view(raw)
+    try:
+        return view(parse_rule(raw).model_dump())
+    except ValidationError as exc:
+        raise InvalidRule(_describe_invalid(raw, exc)) from None
+
+
+def _evaluate_parsed(rule: Any, host: HostProbe) -> Evaluation:
     try:
         return _EVALUATORS[rule.type](rule, host)
     except CommandTimeout as exc:
@@ -87,7 +105,7 @@ def evaluate_checks(checks: Sequence[dict[str, Any]], host: HostProbe) -> list[d
     return results
 
 
-def _describe_invalid(rule: Any, exc: ValidationError) -> str:
+def _describe_invalid(rule: Any, exc: Exception) -> str:
     if not isinstance(rule, dict):
         return f"invalid rule: expected a mapping, got {type(rule).__name__}"
     rule_type = rule.get("type")

@@ -2,23 +2,17 @@
 command line, audit rules, file-system sweeps and the account databases, judged the way the benchmarks audit them,
 on a running host or on a root filesystem offline."""
 
+from __future__ import annotations
+
 import fnmatch
 import posixpath
 import re
 from collections import defaultdict
+from typing import TYPE_CHECKING
 
 from domain import linux_settings as linux
 from domain.probe import FileStat, HostProbe
-from domain.rules import (
-    AccountsRule,
-    AuditRuleRule,
-    BootParameterRule,
-    FileSweepRule,
-    KernelModuleRule,
-    RegistryScalar,
-    SshdConfigRule,
-    SysctlRule,
-)
+from domain.rule_views import RegistryScalar
 from domain.verdicts import (
     PROBE_TIMEOUT_SECONDS,
     Evaluation,
@@ -30,6 +24,17 @@ from domain.verdicts import (
     not_applicable,
     ordered,
 )
+
+if TYPE_CHECKING:
+    from domain.rules import (
+        AccountsRule,
+        AuditRuleRule,
+        BootParameterRule,
+        FileSweepRule,
+        KernelModuleRule,
+        SshdConfigRule,
+        SysctlRule,
+    )
 
 
 def linux_sysctl(key: str, rule: SysctlRule, host: HostProbe) -> Evaluation:

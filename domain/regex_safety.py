@@ -1,6 +1,7 @@
 """Rule regular expressions that cannot stall a host or the API: RE2 (linear time) runs every pattern it can
 express; the few it cannot (look-arounds, back-references) run on Python's engine only when they have no shape
-that backtracks exponentially, and such shapes are refused when a rule is validated."""
+that backtracks exponentially, and such shapes are refused when a rule is validated. The standard-library agent,
+which has no RE2, runs every pattern on Python's engine and refuses those shapes itself."""
 
 from __future__ import annotations
 
@@ -9,7 +10,10 @@ from functools import lru_cache
 from re import _constants as sre_constants  # type: ignore[attr-defined]
 from re import _parser as sre_parser  # type: ignore[attr-defined]
 
-import re2
+try:
+    import re2
+except ModuleNotFoundError:  # the installable agent: standard library only
+    re2 = None
 
 # A bounded repeat this large behaves like an unbounded one for backtracking purposes.
 MANY = 16
@@ -70,7 +74,9 @@ def validate_pattern(pattern: str) -> str:
     return pattern
 
 
-def _re2_options() -> re2.Options:
+def _re2_options():
+    if re2 is None:
+        return None
     options = re2.Options()
     options.log_errors = False  # a pattern RE2 cannot express is expected, not an error to print
     return options
@@ -81,6 +87,8 @@ _RE2_OPTIONS = _re2_options()
 
 @lru_cache(maxsize=2048)
 def _compile(pattern: str):
+    if re2 is None:
+        return re.compile(validate_pattern(pattern), re.MULTILINE)
     try:
         return re2.compile("(?m)" + pattern, _RE2_OPTIONS)
     except re2.error:

@@ -15,11 +15,11 @@ from pydantic import (
 )
 
 from domain.regex_safety import validate_pattern
+from domain.rule_views import RegistryScalar
 
 OsType = Literal["linux", "windows", "bsd"]
 Missing = Literal["pass", "fail", "skip"]
 Comparison = Literal["eq", "ne", "ge", "le"]
-RegistryScalar = str | int
 # How a setting's value is judged: `between` takes [low, high] (both included); `in` one of a list; `subset` and
 # `disjoint` treat the value as a comma-separated list (every item allowed / no item forbidden).
 SettingOp = Literal["eq", "ne", "ge", "le", "between", "in", "subset", "disjoint"]
@@ -59,16 +59,6 @@ class FileRegexRule(_RuleBase):
             raise ValueError("give either path or paths")
         return self
 
-    @property
-    def all_paths(self) -> list[str]:
-        return [self.path] if self.path is not None else list(self.paths or [])
-
-    @property
-    def missing_outcome(self) -> Missing:
-        if self.missing is not None:
-            return self.missing
-        return "fail" if self.expect == "match" else "pass"
-
 
 class FileExistsRule(_RuleBase):
     type: Literal["file_exists"]
@@ -86,17 +76,6 @@ class FilePermissionsRule(_RuleBase):
     group: str | list[str] | None = None
     missing: Missing = "skip"
 
-    @property
-    def max_mode_bits(self) -> int | None:
-        return None if self.max_mode is None else int(self.max_mode, 8)
-
-    @property
-    def owners(self) -> list[str] | None:
-        return [self.owner] if isinstance(self.owner, str) else self.owner
-
-    @property
-    def groups(self) -> list[str] | None:
-        return [self.group] if isinstance(self.group, str) else self.group
 
     @model_validator(mode="after")
     def _something_to_check(self) -> "FilePermissionsRule":
@@ -137,10 +116,6 @@ class SysctlRule(_RuleBase):
         if self.op in ("ge", "le") and not re.fullmatch(r"-?\d+", self.expected.strip()):
             raise ValueError(f"op {self.op} compares integers, got expected={self.expected!r}")
         return self
-
-    @property
-    def all_keys(self) -> list[str]:
-        return [self.key] if self.key is not None else list(self.keys or [])
 
 
 class PackageRule(_RuleBase):
@@ -380,30 +355,6 @@ Rule = Annotated[
 AllOfRule.model_rebuild()
 
 RULE_ADAPTER: TypeAdapter[Rule] = TypeAdapter(Rule)
-
-RULE_TYPES: frozenset[str] = frozenset(
-    {
-        "file_regex",
-        "file_exists",
-        "file_permissions",
-        "command_output",
-        "sysctl",
-        "package",
-        "service",
-        "kernel_module",
-        "mount_option",
-        "windows_registry",
-        "windows_security_policy",
-        "bsd_rc_conf",
-        "config_value",
-        "sshd_config",
-        "boot_parameter",
-        "audit_rule",
-        "file_sweep",
-        "accounts",
-        "all_of",
-    }
-)
 
 
 def parse_rule(raw: object) -> Rule:

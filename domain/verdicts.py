@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from domain.probe import HostProbe
-from domain.rules import RegistryScalar
+from domain.rule_views import RegistryScalar
 
 Status = Literal["pass", "fail", "error", "skip"]
 # How long a probe command (systemctl, modprobe, sshd -T, dpkg-query ...) may take.
