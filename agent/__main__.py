@@ -1,9 +1,10 @@
-"""The reference agent: `python -m agent --api URL --state-dir DIR [--enrollment-token T | --enrollment-token-file F]`.
+"""The reference agent: `python3 compliance-agent.pyz --api URL --state-dir DIR [--enrollment-token T |
+--enrollment-token-file F] [--ca-file PEM]` (or `python -m agent …` from the sources). Needs only Python 3.11+.
 
 Enrolls once (credentials kept in DIR/agent.json), then heartbeats, long-polls for jobs, evaluates checks on this
 machine and posts the results. Survives API outages with backoff.
 
-`python -m agent scan --root DIR [--template KEY-or-FILE]` judges a root filesystem offline and prints JSON.
+`scan --root DIR [--template KEY-or-FILE]` judges a root filesystem offline and prints JSON.
 """
 
 from __future__ import annotations
@@ -18,9 +19,7 @@ import socket
 import sys
 from pathlib import Path
 
-import httpx
-
-from agent.api_client import AgentApi, Backoff, with_retries
+from agent.api_client import AgentApi, ApiError, Backoff, UrllibHttp, with_retries
 from agent.host import LocalHost, detect_os_type
 from agent.offline import scan_main
 from agent.pinning import ALLOW_CUSTOM_COMMANDS_ENV, custom_commands_allowed
@@ -72,8 +71,8 @@ async def await_approval(api: AgentApi, every: float = APPROVAL_POLL_SECONDS) ->
         try:
             await api.heartbeat()
             return
-        except httpx.HTTPStatusError as err:
-            if err.response.status_code != 401:
+        except ApiError as err:
+            if err.status != 401:
                 raise
         log.warning("this host already has an agent: waiting for an organization administrator to approve this one")
         await asyncio.sleep(every)
@@ -115,12 +114,13 @@ async def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--state-dir", type=Path, default=Path(".data/agent"))
     parser.add_argument("--enrollment-token")
     parser.add_argument("--enrollment-token-file", type=Path)
+    parser.add_argument("--ca-file", help="PEM bundle to trust for the API's certificate (default: the system's)")
     parser.add_argument("--allow-custom-commands", action="store_true",
                         help=f"run commands of custom rules too, not only the built-in content's "
                              f"(also {ALLOW_CUSTOM_COMMANDS_ENV}=1); off by default")
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    api = AgentApi(args.api)
+    api = AgentApi(args.api, UrllibHttp(ca_file=args.ca_file))
     state = await ensure_enrolled(api, args.state_dir, args.enrollment_token, args.enrollment_token_file)
     if state.get("status") == "pending_approval":
         await await_approval(api)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import copy
 import hashlib
 import logging
 import random
@@ -17,7 +18,7 @@ from dataclasses import dataclass, field
 
 import httpx
 
-from agent.api_client import AgentApi, Backoff, retry_after, with_retries
+from agent.api_client import AgentApi, ApiError, Backoff, Unreachable, retry_after, with_retries
 
 log = logging.getLogger("fleet")
 
@@ -34,6 +35,7 @@ class Outcomes:
     remediation_succeeds: bool = True
     silent: bool = False
     inventory: dict | None = None  # the answer to inventory jobs (§7 shape); None: `unsupported`
+    patch_install_succeeds: bool = True
 
     def status(self, hostname: str, rule_id: str) -> str:
         if rule_id in self.fixed_rules:
@@ -57,11 +59,14 @@ class SimulatedHost:
     answered: int = 0
     fixed_rules: set[str] = field(default_factory=set)
     inventory: dict | None = None  # this host's own package set, else the fleet's
+    patch_install_fails: bool = False
 
     def answer(self, job: dict) -> dict:
         payload = job["payload"]
         if job["kind"] == "inventory":
             return self.inventory or self.outcomes.inventory or {"status": "unsupported"}
+        if job["kind"] == "patch_install":
+            return self.install(payload.get("packages") or [])
         if job["kind"] == "remediation":
             ok = self.outcomes.remediation_succeeds
             if ok and payload.get("rule_id"):
@@ -75,6 +80,23 @@ class SimulatedHost:
             results.append({"check_id": check["check_id"], "status": status, "actual": f"simulated {status}"})
         return {"results": results}
 
+    def install(self, wanted: list[dict]) -> dict:
+        """A successful install moves this host's own copy of the package set to the versions asked for (the
+        source version too, as a rebuilt binary package has), so its next inventory shows them."""
+        ok = self.outcomes.patch_install_succeeds and not self.patch_install_fails
+        self.inventory = copy.deepcopy(self.inventory or self.outcomes.inventory or {"packages": []})
+        versions = {p["name"]: p["version"] for p in wanted}
+        installed = []
+        for package in self.inventory.get("packages", []):
+            if package["name"] in versions:
+                if ok:
+                    package["version"] = versions[package["name"]]
+                    if package.get("source_version"):
+                        package["source_version"] = versions[package["name"]]
+                installed.append({"name": package["name"], "version": package["version"]})
+        return {"status": "success" if ok else "failed", "installed": installed,
+                "output": f"simulated {'install' if ok else 'failure'} on {self.hostname}"}
+
     async def serve(self, stop: asyncio.Event, wait: int = 20) -> None:
         """Poll, answer, and let the last answer of each batch carry the next poll, as the reference agent does."""
         backoff = Backoff(first=0.5, cap=10)
@@ -84,7 +106,7 @@ class SimulatedHost:
                 try:
                     jobs = await self.api.jobs(wait)
                     backoff.reset()
-                except (httpx.HTTPError, RuntimeError) as exc:
+                except (ApiError, Unreachable, RuntimeError) as exc:
                     log.debug("%s poll failed: %s", self.hostname, exc)
                     await backoff.sleep(retry_after(exc))
                     continue
@@ -101,6 +123,21 @@ class SimulatedHost:
                 self.answered += 1
                 if next_poll is not None:
                     jobs = answered.next_jobs or []
+
+
+class HttpxHttp:
+    """A simulated host's connection: httpx (thousands of hosts share one event loop), its errors the agent's."""
+
+    def __init__(self, client: httpx.AsyncClient):
+        self.client = client
+
+    async def request(self, method: str, url: str, *, params: dict | None = None, json: object = None,
+                      headers: dict[str, str] | None = None, timeout: float | None = None) -> httpx.Response:
+        try:
+            return await self.client.request(method, url, params=params, json=json, headers=headers,
+                                             timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout)
+        except httpx.TransportError as err:
+            raise Unreachable(str(err) or type(err).__name__) from err
 
 
 def own_connection(timeout: float = 60.0) -> httpx.AsyncClient:
@@ -130,14 +167,15 @@ class Fleet:
 
         async def one(index: int) -> SimulatedHost:
             hostname = f"{prefix}-{index:05d}"
-            api = AgentApi(self.base_url, self.http)
+            api = AgentApi(self.base_url, HttpxHttp(self.http))
             async with gate:
                 body = await with_retries("enroll", lambda: api.enroll(enrollment_token, {
                     "hostname": hostname, "os_type": os_type, "ip_address": f"10.{index // 65536 % 256}."
                     f"{index // 256 % 256}.{index % 256}", "os_name": "SimLinux", "os_version": "1.0"}))
             if self.client_per_host is not None:
-                api.http = self.client_per_host()
-                self._own_clients.append(api.http)
+                own = self.client_per_host()
+                api.http = HttpxHttp(own)
+                self._own_clients.append(own)
             return SimulatedHost(hostname, os_type, api, self.outcomes, host_id=body["host_id"])
 
         created = await asyncio.gather(*(one(i) for i in range(len(self.hosts), len(self.hosts) + count)))

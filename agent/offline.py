@@ -17,9 +17,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
+from agent import builtin_content
 from agent.host import MAX_READ_BYTES
 from agent.runner import evaluate_job_checks
-from content.loader import TemplateDoc, load_builtin_content, load_template_file
 from domain.probe import CommandNotFound, CommandResult, FileStat
 
 _MAX_LINK_HOPS = 40
@@ -120,34 +120,35 @@ class RootHost:
         return self._names[database].get(number, str(number))
 
 
-def scan_root(root: str | Path, templates: Sequence[TemplateDoc]) -> dict:
-    """Every check of every template evaluated on the root filesystem, with a count per verdict."""
+def scan_root(root: str | Path, templates: Sequence[dict]) -> dict:
+    """Every check of every template (as `agent.builtin_content` holds them) evaluated on the root filesystem,
+    with a count per verdict."""
     report = []
     for template in templates:
-        host = RootHost(root, template.os_type)
-        checks = [{"check_id": check.rule_id, "rule": check.rule} for check in template.checks]
+        host = RootHost(root, template["os_type"])
+        checks = [{"check_id": check["rule_id"], "rule": check["rule"]} for check in template["checks"]]
         results = evaluate_job_checks(checks, host, allow_custom_commands=False)
-        titles = {check.rule_id: check.title for check in template.checks}
+        titles = {check["rule_id"]: check["title"] for check in template["checks"]}
         rows = [{"check_id": r["check_id"], "title": titles[r["check_id"]], "status": r["status"],
                  "actual": r["actual"]} for r in results]
-        report.append({"template": template.key, "name": template.name, "results": rows,
+        report.append({"template": template["key"], "name": template["name"], "results": rows,
                        "summary": dict(Counter(row["status"] for row in rows))})
     return {"root": os.path.realpath(root), "templates": report}
 
 
-def choose_templates(names: Sequence[str]) -> list[TemplateDoc]:
+def choose_templates(names: Sequence[str]) -> list[dict]:
     """Built-in template keys or template files; by default every built-in Linux template."""
-    builtin = load_builtin_content()
+    builtin = {template["key"]: template for template in builtin_content.templates()}
     if not names:
-        return [template for template in builtin.templates if template.os_type == "linux"]
+        return [template for template in builtin.values() if template["os_type"] == "linux"]
     chosen = []
     for name in names:
         if Path(name).is_file():
-            chosen.append(load_template_file(Path(name), builtin))
-        elif any(template.key == name for template in builtin.templates):
-            chosen.append(builtin.template(name))
+            chosen.append(builtin_content.template_file(Path(name)))
+        elif name in builtin:
+            chosen.append(builtin[name])
         else:
-            known = ", ".join(sorted(template.key for template in builtin.templates))
+            known = ", ".join(sorted(builtin))
             raise SystemExit(f"no template file or built-in template named {name!r} (built-in: {known})")
     return chosen
 

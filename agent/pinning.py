@@ -9,6 +9,8 @@ import os
 from collections.abc import Sequence
 from functools import cache
 
+from agent import builtin_content
+
 # Set to 1/true/yes in the agent's own environment (or pass --allow-custom-commands) to let rules run commands
 # that are not in the built-in content: the host's owner decides, never the server.
 ALLOW_CUSTOM_COMMANDS_ENV = "COMPLIANCE_AGENT_ALLOW_CUSTOM_COMMANDS"
@@ -32,13 +34,11 @@ def commands_in(rule: object) -> list[object]:
 
 @cache
 def builtin_command_digests() -> frozenset[str]:
-    from content.loader import load_builtin_content
-
     return frozenset(
         argv_digest(argv)
-        for template in load_builtin_content().templates
-        for check in template.checks
-        for argv in commands_in(check.rule)
+        for template in builtin_content.templates()
+        for check in template["checks"]
+        for argv in commands_in(check["rule"])
         if isinstance(argv, list)
     )
 

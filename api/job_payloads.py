@@ -7,11 +7,10 @@ from collections import OrderedDict
 from typing import Protocol
 
 from fastapi import FastAPI
-from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.rules import parse_rule
+from domain.rules import completed
 from models import ComplianceCheck
 
 CACHE_SIZE = 256
@@ -35,15 +34,6 @@ async def template_checks(app: FastAPI, session: AsyncSession, template_id: uuid
     if len(cache) > CACHE_SIZE:
         cache.popitem(last=False)
     return checks
-
-
-def completed(rule: object) -> object:
-    """The rule with every field its schema defaults, as the standard-library agent reads it (`domain.rule_views`);
-    a stored rule the schema refuses goes as it is, and the agent reports it as an error."""
-    try:
-        return parse_rule(rule).model_dump(mode="json")
-    except ValidationError:
-        return rule
 
 
 class JobLike(Protocol):

@@ -16,6 +16,7 @@ from pydantic import (
 
 from domain.regex_safety import validate_pattern
 from domain.rule_views import RegistryScalar
+from domain.windows_evaluation import principal_id
 
 OsType = Literal["linux", "windows", "bsd"]
 Missing = Literal["pass", "fail", "skip"]
@@ -269,7 +270,8 @@ class WindowsRegistryRule(_RuleBase):
     key: str = Field(min_length=1)
     value_name: str
     expected: RegistryScalar | list[RegistryScalar]
-    op: Literal["eq", "ne", "ge", "le", "in", "between"] = "eq"
+    # `subset`: a REG_MULTI_SZ (read as comma-joined items) holding nothing outside `expected`.
+    op: Literal["eq", "ne", "ge", "le", "in", "between", "subset"] = "eq"
     missing: Literal["pass", "fail"] = "fail"
 
     @model_validator(mode="after")
@@ -289,6 +291,43 @@ class WindowsSecurityPolicyRule(_RuleBase):
     def _expected_fits_op(self) -> "WindowsSecurityPolicyRule":
         _check_expected_shape(self.op, self.expected)
         return self
+
+
+def _known_principal(name: str) -> str:
+    if principal_id(name) is None:
+        raise ValueError(f"unknown principal {name!r}: give a SID (S-1-5-32-544) or a well-known name (Administrators)")
+    return name
+
+
+Principal = Annotated[str, AfterValidator(_known_principal)]
+
+
+class WindowsUserRightRule(_RuleBase):
+    """A user right of the local security policy ([Privilege Rights]) judged as the set of principals holding it:
+    `exactly` the `principals` (none is 'no one'; any of `optional` may hold it as well, such as the Hyper-V
+    Virtual Machines group), `includes` all of them, or `excludes` every one of them."""
+
+    type: Literal["windows_user_right"]
+    right: str = Field(pattern=r"^Se[A-Za-z]+(Privilege|Right)$")
+    expect: Literal["exactly", "includes", "excludes"]
+    principals: list[Principal] = Field(default_factory=list)
+    optional: list[Principal] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _principals_fit_expect(self) -> "WindowsUserRightRule":
+        if self.expect != "exactly" and not self.principals:
+            raise ValueError(f"expect {self.expect} needs at least one principal")
+        if self.expect != "exactly" and self.optional:
+            raise ValueError("optional principals apply only to expect exactly")
+        return self
+
+
+class WindowsAuditPolicyRule(_RuleBase):
+    """An advanced audit policy subcategory, by GUID, whose setting must include every flag in `includes`."""
+
+    type: Literal["windows_audit_policy"]
+    subcategory: str = Field(pattern=r"^\{[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}\}$")
+    includes: list[Literal["success", "failure"]] = Field(min_length=1)
 
 
 class BsdRcConfRule(_RuleBase):
@@ -341,6 +380,8 @@ Rule = Annotated[
     | MountOptionRule
     | WindowsRegistryRule
     | WindowsSecurityPolicyRule
+    | WindowsUserRightRule
+    | WindowsAuditPolicyRule
     | BsdRcConfRule
     | ConfigValueRule
     | SshdConfigRule
@@ -360,6 +401,15 @@ RULE_ADAPTER: TypeAdapter[Rule] = TypeAdapter(Rule)
 def parse_rule(raw: object) -> Rule:
     """Validate a rule document; raises pydantic.ValidationError on unknown types or bad fields."""
     return RULE_ADAPTER.validate_python(raw)
+
+
+def completed(raw: object) -> object:
+    """The rule with every field its schema defaults, as agents read it (`domain.rule_views`); a document the
+    schema refuses stays as it is, and the agent reports it as an error."""
+    try:
+        return parse_rule(raw).model_dump(mode="json")
+    except ValidationError:
+        return raw
 
 
 def rule_problems(exc: ValidationError) -> list[str]:

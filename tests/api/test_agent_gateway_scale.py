@@ -12,6 +12,7 @@ import httpx
 from sqlalchemy import event, update
 
 from agent.api_client import AgentApi, Backoff, with_retries
+from agent.fleet import HttpxHttp
 from models import Agent, AgentJob
 from services.scans import notify_jobs
 from tests.api.test_agent_gateway import enroll, open_check_job, org_with_token
@@ -171,7 +172,8 @@ async def test_an_exhausted_pool_answers_503_with_retry_after(app_factory, db):
 async def test_agents_wait_as_long_as_retry_after_says():
     answers = iter([httpx.Response(503, headers={"Retry-After": "0.3"}, json={"detail": "busy"}),
                     httpx.Response(200, json=[])])
-    api = AgentApi("http://api", httpx.AsyncClient(transport=httpx.MockTransport(lambda _: next(answers))), "t")
+    api = AgentApi("http://api", HttpxHttp(httpx.AsyncClient(transport=httpx.MockTransport(lambda _: next(answers)))),
+                   "t")
     started = time.monotonic()
     assert await with_retries("poll", lambda: api.jobs(0), Backoff(first=0.01)) == []
     assert time.monotonic() - started >= 0.3
