@@ -12,7 +12,7 @@ from domain.evaluation import evaluate
 
 MINIMUM_CHECKS = {
     "cis-linux-l1": 40,
-    "stig-linux": 30,
+    "stig-linux": 150,
     "cis-windows-l1": 30,
     "stig-windows": 25,
     "cis-bsd-l1": 20,
