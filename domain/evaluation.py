@@ -60,6 +60,7 @@ from domain.verdicts import (
     not_applicable,
     offline,
 )
+from domain.windows_evaluation import WINDOWS_EVALUATORS
 
 MAX_ACTUAL_CHARS = 500
 _RC_TRUE = {"YES", "TRUE", "ON", "1"}
@@ -334,7 +335,7 @@ def _windows_security_policy(rule: WindowsSecurityPolicyRule, host: HostProbe) -
     policy = host.security_policy()
     section = next((v for k, v in policy.items() if k.lower() == rule.section.lower()), {})
     value = next((v for k, v in section.items() if k.lower() == rule.setting.lower()), None)
-    if value is None and rule.op in ("ge", "le"):
+    if value is None and rule.op in ("ge", "le", "between"):
         return Evaluation("fail", f"{rule.setting} not defined")
     seen = f"{rule.setting}={value}" if value is not None else f"{rule.setting} not defined"
     text = value or ""
@@ -428,6 +429,7 @@ _EVALUATORS: dict[str, Callable[[Any, HostProbe], Evaluation]] = {
     "file_sweep": file_sweep,
     "accounts": accounts,
     "all_of": _all_of,
+    **WINDOWS_EVALUATORS,
 }
 
 

@@ -21,6 +21,8 @@ RULE_TYPES: frozenset[str] = frozenset(
         "mount_option",
         "windows_registry",
         "windows_security_policy",
+        "windows_user_right",
+        "windows_audit_policy",
         "bsd_rc_conf",
         "config_value",
         "sshd_config",
