@@ -13,6 +13,7 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.exceptions import ExceptionActivities
+from activities.patch_deployments import PatchDeploymentActivities
 from activities.remediation import RemediationActivities
 from activities.scan_cycle import ScanCycleActivities
 from activities.scans import ScanActivities
@@ -40,6 +41,7 @@ def build_activities(sessionmaker, settings: Settings, gateway: TemporalGateway,
         webhooks.webhook_targets, webhooks.deliver_webhook,
         exceptions.expire_exception, exceptions.expire_overdue_exceptions,
         *VulnerabilityActivities(sessionmaker, settings).all(),
+        *PatchDeploymentActivities(sessionmaker, settings).all(),
     ]
 
 

@@ -63,4 +63,5 @@ class VulnerabilityActivities:
         async with self.sessionmaker() as session, session.begin():
             match = await vuln_matching.match_org(session, uuid.UUID(params.org_id), datetime.now(UTC))
         return OrgMatchResult(org_id=params.org_id, package_sets_matched=match.package_sets_matched,
-                              opened=match.opened, open=match.open, resolved=match.resolved)
+                              opened=match.opened, open=match.open, resolved=match.resolved,
+                              alerts_raised=match.alerts_raised, deployment_ids=[str(d) for d in match.deployment_ids])

@@ -10,6 +10,7 @@ import subprocess
 import tempfile
 
 from agent.inventory import collect as collect_inventory
+from agent.patching import install as install_patches
 from agent.pinning import refusal
 from domain.evaluation import HostProbe, evaluate_checks
 from domain.redaction import redact_file_actual, scrub
@@ -88,6 +89,8 @@ async def run_job(job: dict, host: HostProbe, allow_custom_commands: bool = Fals
             return await run_remediation(job["payload"])
         if job["kind"] == "inventory":
             return await asyncio.to_thread(collect_inventory)
+        if job["kind"] == "patch_install":
+            return await asyncio.to_thread(install_patches, job["payload"])
         return {"status": "failed", "exit_code": None, "output": f"unknown job kind {job['kind']!r}"}
     except Exception as exc:  # a malformed job must not take the agent down
         log.exception("job %s failed", job.get("id"))

@@ -24,9 +24,11 @@ from api.routes import (
     hosts,
     monitoring,
     orgs,
+    patch_deployments,
     policies,
     remediations,
     reports,
+    ring_sets,
     scans,
     scripts,
     template_portability,
@@ -47,7 +49,7 @@ RESOURCE_ROUTERS = [
     auth.router, users.router, orgs.router, enrollment.router, hosts.router, audit_log.router, templates.router,
     policies.router, scans.router, agents.router, exceptions.router, scripts.router, automation_workflows.router,
     changes.router, remediations.router, monitoring.router, reports.router, template_portability.keys_router,
-    vulnerabilities.router,
+    vulnerabilities.router, ring_sets.router, patch_deployments.router,
 ]
 
 

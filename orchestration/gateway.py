@@ -34,6 +34,7 @@ from orchestration import search_attributes as sa
 from orchestration.types import (
     CycleInput,
     Decision,
+    DeploymentInput,
     ExpiryInput,
     ExpiryReschedule,
     ExpiryRevoke,
@@ -172,6 +173,28 @@ class TemporalGateway:
             raise
         return True
 
+    # Patch deployments
+
+    async def start_patch_deployment(self, deployment_id: str, org_id: str, summary: str) -> None:
+        """A duplicate start (retried request) joins the run already going."""
+        await (await self.client()).start_workflow(
+            ids.PATCH_DEPLOYMENT_WORKFLOW, DeploymentInput(deployment_id=deployment_id, org_id=org_id),
+            id=ids.patch_deployment(deployment_id), task_queue=self.settings.temporal_task_queue,
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            search_attributes=self._tagged(sa.org_attributes(org_id)), static_summary=summary,
+        )
+
+    async def signal_deployment_cancel(self, deployment_id: str, timeout: float = 10.0) -> bool:
+        """Tell a deployment that its cancellation was stored; False when no such workflow runs."""
+        try:
+            handle = (await self.client(timeout=3)).get_workflow_handle(ids.patch_deployment(deployment_id))
+            await asyncio.wait_for(handle.signal(ids.CANCEL, Decision()), timeout)
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                return False
+            raise
+        return True
+
     # Exceptions
 
     async def arm_expiry(self, timer: ExpiryTimer) -> None:
@@ -272,7 +295,8 @@ class TemporalGateway:
             action=ScheduleActionStartWorkflow(
                 ids.VULN_FEED_SYNC_WORKFLOW,
                 FeedSyncInput(inventory_timeout_seconds=self.settings.vuln_inventory_timeout_seconds,
-                              inventory_max_age_hours=self.settings.vuln_matching_hours),
+                              inventory_max_age_hours=self.settings.vuln_matching_hours,
+                              search_attributes=self.settings.temporal_search_attributes),
                 id=ids.VULN_FEED_SYNC, task_queue=self.settings.temporal_task_queue,
                 static_summary="Sync NVD, CISA KEV and OSV, then match hosts",
             ),
@@ -285,7 +309,8 @@ class TemporalGateway:
             action=ScheduleActionStartWorkflow(
                 ids.VULN_MATCHING_WORKFLOW,
                 MatchingInput(inventory_timeout_seconds=self.settings.vuln_inventory_timeout_seconds,
-                              inventory_max_age_hours=self.settings.vuln_matching_hours),
+                              inventory_max_age_hours=self.settings.vuln_matching_hours,
+                              search_attributes=self.settings.temporal_search_attributes),
                 id=ids.VULN_MATCHING, task_queue=self.settings.temporal_task_queue,
                 static_summary="Refresh package inventories and match hosts against the vulnerability feeds",
             ),

@@ -18,6 +18,7 @@ EXCEPTION_EXPIRY_WORKFLOW = "ExceptionExpiryWorkflow"
 WEBHOOK_DELIVERY_WORKFLOW = "WebhookDeliveryWorkflow"
 VULN_FEED_SYNC_WORKFLOW = "VulnFeedSyncWorkflow"
 VULN_MATCHING_WORKFLOW = "VulnMatchingWorkflow"
+PATCH_DEPLOYMENT_WORKFLOW = "PatchDeploymentWorkflow"
 
 VULN_FEED_SYNC_SCHEDULE = "vuln-feed-sync"
 VULN_MATCHING_SCHEDULE = "vuln-host-matching"
@@ -64,6 +65,10 @@ def exception_expiry(exception_id: Key) -> str:
 def webhook_delivery(event_type: str, event_id: Key) -> str:
     return f"webhook-{event_type}-{event_id}"
 
+def patch_deployment(deployment_id: Key) -> str:
+    return f"patch-deployment-{deployment_id}"
+
+
 def vuln_matching_after_sync(tick: str) -> str:
     """The matching a feed sync starts when it is done, keyed by the sync's start time: one per sync run."""
     return f"vuln-matching-after-sync-{tick}"
@@ -74,3 +79,4 @@ APPROVE = "approve"
 REJECT = "reject"
 RESCHEDULE = "reschedule"
 REVOKE = "revoke"
+CANCEL = "cancel"

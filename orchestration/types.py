@@ -360,6 +360,7 @@ class FeedSyncInput:
     match_after: bool = True
     inventory_timeout_seconds: int = 600
     inventory_max_age_hours: int = 6
+    search_attributes: bool = False
 
 
 @dataclass
@@ -385,6 +386,7 @@ class FeedSyncResult:
 class MatchingInput:
     inventory_timeout_seconds: int = 600
     inventory_max_age_hours: int = 6
+    search_attributes: bool = False  # tag the patch deployments it starts (the server has OrgId registered)
 
 
 @dataclass
@@ -429,6 +431,8 @@ class OrgMatchResult:
     opened: int = 0
     open: int = 0
     resolved: int = 0
+    alerts_raised: int = 0
+    deployment_ids: list[str] = field(default_factory=list)  # automatic deployments to start
 
 
 @dataclass
@@ -437,3 +441,120 @@ class MatchingResult:
     hosts_asked: int = 0
     inventories_stored: int = 0
     inventories_timed_out: int = 0
+
+
+# Patch deployments
+
+
+@dataclass
+class DeploymentInput:
+    """Timings left as None are the worker's settings, resolved once by the first activity (kept in history)."""
+
+    deployment_id: str
+    org_id: str
+    approval_timeout_seconds: int | None = None
+    agent_timeout_seconds: int | None = None
+    inventory_timeout_seconds: int | None = None
+
+
+@dataclass
+class DeploymentRef:
+    deployment_id: str
+
+
+@dataclass
+class PreparedDeployment:
+    """What the workflow needs to run the deployment; `finished` means there is nothing (more) to do."""
+
+    finished: bool
+    status: str
+    reason: str | None = None
+    needs_approval: bool = False
+    decision: str | None = None  # approved | rejected, when the change was decided before this run began
+    soak_minutes: list[int] = field(default_factory=list)  # one per ring
+    next_ring: int = 0
+    approval_timeout_seconds: int = 7 * 24 * 3600
+    agent_timeout_seconds: int = 3600
+    inventory_timeout_seconds: int = 600
+
+
+@dataclass
+class RingInput:
+    deployment_id: str
+    ring: int
+
+
+@dataclass
+class RingStart:
+    proceed: bool
+    status: str
+    reason: str | None = None
+    job_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RingResultInput:
+    deployment_id: str
+    ring: int
+    silent_job_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class RingOutcome:
+    total: int
+    failed: int
+    halt: bool
+    patched_host_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class SoakInput:
+    deployment_id: str
+    ring: int
+    seconds: int
+
+
+@dataclass
+class InventoryRefresh:
+    job_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class PatchedInventoryInput:
+    deployment_id: str
+    host_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LifecycleInput:
+    deployment_id: str
+    host_ids: list[str] = field(default_factory=list)
+    completed_job_ids: list[str] = field(default_factory=list)
+    timed_out_job_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
+class LifecycleResult:
+    resolved: int = 0
+
+
+@dataclass
+class FinishInput:
+    deployment_id: str
+    status: str
+    reason: str | None = None
+    only_if_cancel_requested: bool = False
+
+
+@dataclass
+class FinishedDeployment:
+    status: str
+    finished: bool
+    reason: str | None = None
+
+
+@dataclass
+class DeploymentResult:
+    status: str
+    reason: str | None = None
+    rings_run: int = 0

@@ -184,6 +184,8 @@ async def decide_change(session: AsyncSession, change: ChangeRecord, decider: uu
     change.status, change.reason = "approved" if approved else "rejected", reason
     change.decided_by, change.decided_at = decider, now
     await session.flush()
+    if change.deployment_id is not None:
+        return ids.patch_deployment(change.deployment_id)
     return await session.scalar(select(Remediation.workflow_id).where(
         Remediation.id == change.remediation_id)) or ids.remediation(change.scan_id, change.check_id)
 

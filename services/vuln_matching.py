@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import text
@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from domain.vuln_inventory import Inventory, read_result
 from domain.vuln_versions import is_affected
+from services import patch_deployments, vuln_alerts
 from services import vulnerabilities as feeds
 from services.scans import JOBS_CHANNEL
 
@@ -133,11 +134,15 @@ class OrgMatch:
     opened: int
     open: int
     resolved: int
+    alerts_raised: int = 0
+    deployment_ids: list[uuid.UUID] = field(default_factory=list)  # automatic deployments still to start
 
 
 async def match_org(session: AsyncSession, org_id: uuid.UUID, now: datetime) -> OrgMatch:
     """Bring the package sets of this organization's hosts up to date with the feeds (only what changed since
-    each set was last matched), then open, refresh and resolve the organization's host vulnerabilities."""
+    each set was last matched), then open, refresh and resolve the organization's host vulnerabilities; alert
+    what qualifies under the organization's policy, resolve the alerts of what is gone, and make the automatic
+    patch deployment when auto-deploy is on."""
     await feeds.lock_feeds(session, exclusive=False)
     matched = await _match_package_sets(session, org_id)
     upserted = (await session.execute(text("""
@@ -165,8 +170,19 @@ async def match_org(session: AsyncSession, org_id: uuid.UUID, now: datetime) -> 
                           WHERE v.package_set_id = i.package_set_id AND v.cve_id = hv.cve_id
                             AND v.package = hv.package)
     """), {"org": org_id, "now": now})
+    alerts = await vuln_alerts.sync_org(session, org_id, now)
+    deployments = await patch_deployments.create_automatic(session, org_id, now)
     return OrgMatch(package_sets_matched=matched, opened=sum(1 for new in upserted if new), open=len(upserted),
-                    resolved=resolved.rowcount)
+                    resolved=resolved.rowcount, alerts_raised=alerts.raised, deployment_ids=deployments)
+
+
+CANDIDATES = """
+    FROM package_sets s
+    JOIN package_set_items i ON i.package_set_id = s.id
+    JOIN affected_packages a ON a.ecosystem = s.ecosystem AND a.package = i.match_name
+    WHERE s.id = ANY(CAST(:sets AS uuid[])) AND a.change_seq > coalesce(s.matched_seq, 0)
+      AND a.change_seq <= :current
+"""
 
 
 async def _match_package_sets(session: AsyncSession, org_id: uuid.UUID) -> int:
@@ -180,23 +196,15 @@ async def _match_package_sets(session: AsyncSession, org_id: uuid.UUID) -> int:
     """), {"org": org_id, "current": current}))
     if not stale:
         return 0
-    # Candidates: each stale set's packages against the affected rows of its ecosystem it has not seen yet.
-    candidates = (await session.execute(text("""
-        SELECT s.id, s.ecosystem, i.match_name, i.match_version, a.cve_id, a.ranges, a.fixed_version
-        FROM package_sets s
-        JOIN package_set_items i ON i.package_set_id = s.id
-        JOIN affected_packages a ON a.ecosystem = s.ecosystem AND a.package = i.match_name
-        WHERE s.id = ANY(CAST(:sets AS uuid[])) AND a.change_seq > coalesce(s.matched_seq, 0)
-          AND a.change_seq <= :current
-    """), {"sets": stale, "current": current})).all()
-    verdicts: dict[tuple, bool] = {}
-    found: dict[tuple, tuple] = {}
-    for set_id, ecosystem, package, version, cve_id, ranges, fixed in candidates:
-        key = (ecosystem, version, json.dumps(ranges, sort_keys=True))
-        if key not in verdicts:
-            verdicts[key] = is_affected(ecosystem, version, ranges)
-        if verdicts[key]:
-            found[(set_id, cve_id, package)] = (version, fixed)
+    # Candidates: each stale set's packages against the affected rows of its ecosystem it has not seen yet. Python
+    # judges each distinct (installed version, ranges) pair once, in the ecosystem's own version order; the
+    # database joins the affected pairs back to every set, so no row per set and package crosses the wire.
+    params = {"sets": stale, "current": current}
+    pairs = (await session.execute(text(f"""
+        SELECT DISTINCT s.ecosystem, i.match_version, CAST(a.ranges AS text) {CANDIDATES}
+    """), params)).all()
+    ranges_of = {text_: json.loads(text_) for text_ in {ranges for *_, ranges in pairs}}
+    affected = [pair for pair in pairs if is_affected(pair[0], pair[1], ranges_of[pair[2]])]
     await session.execute(text("""
         DELETE FROM package_set_vulnerabilities v
         USING package_sets s, affected_packages a
@@ -204,13 +212,19 @@ async def _match_package_sets(session: AsyncSession, org_id: uuid.UUID) -> int:
           AND a.ecosystem = s.ecosystem AND a.package = v.package AND a.cve_id = v.cve_id
           AND a.change_seq > coalesce(s.matched_seq, 0)
     """), {"sets": stale})
-    rows = list(found.items())
-    await session.execute(text("""
-        INSERT INTO package_set_vulnerabilities (package_set_id, cve_id, package, installed_version, fixed_version)
-        SELECT * FROM unnest(CAST(:sets AS uuid[]), CAST(:cves AS text[]), CAST(:packages AS text[]),
-                             CAST(:versions AS text[]), CAST(:fixed AS text[]))
-    """), {"sets": [k[0] for k, _ in rows], "cves": [k[1] for k, _ in rows], "packages": [k[2] for k, _ in rows],
-           "versions": [v[0] for _, v in rows], "fixed": [v[1] for _, v in rows]})
+    if affected:  # a source package with several binaries of one version is one finding
+        await session.execute(text(f"""
+            INSERT INTO package_set_vulnerabilities (package_set_id, cve_id, package, installed_version,
+                                                     fixed_version)
+            SELECT DISTINCT ON (s.id, a.cve_id, i.match_name) s.id, a.cve_id, i.match_name, i.match_version,
+                   a.fixed_version
+            {CANDIDATES}
+              AND (s.ecosystem, i.match_version, CAST(a.ranges AS text)) IN (
+                  SELECT * FROM unnest(CAST(:ecosystems AS text[]), CAST(:versions AS text[]),
+                                       CAST(:ranges AS text[])))
+            ORDER BY s.id, a.cve_id, i.match_name, i.match_version
+        """), params | {"ecosystems": [e for e, _, _ in affected], "versions": [v for _, v, _ in affected],
+                        "ranges": [r for _, _, r in affected]})
     await session.execute(text("UPDATE package_sets SET matched_seq = :current WHERE id = ANY(CAST(:sets AS uuid[]))"),
                           {"sets": stale, "current": current})
     return len(stale)

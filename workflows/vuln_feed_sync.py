@@ -40,7 +40,8 @@ class VulnFeedSyncWorkflow:
                 await workflow.start_child_workflow(
                     VulnMatchingWorkflow.run,
                     MatchingInput(inventory_timeout_seconds=params.inventory_timeout_seconds,
-                                  inventory_max_age_hours=params.inventory_max_age_hours),
+                                  inventory_max_age_hours=params.inventory_max_age_hours,
+                                  search_attributes=params.search_attributes),
                     id=result.matching_workflow_id, parent_close_policy=ParentClosePolicy.ABANDON,
                     static_summary="Match hosts after the feed sync"
                                    + (f" ({', '.join(failed)} failed)" if failed else ""),

@@ -7,14 +7,18 @@ import asyncio
 from datetime import timedelta
 
 from temporalio import workflow
-from temporalio.exceptions import ActivityError
+from temporalio.common import WorkflowIDReusePolicy
+from temporalio.exceptions import ActivityError, WorkflowAlreadyStartedError
+from temporalio.workflow import ParentClosePolicy
 
 with workflow.unsafe.imports_passed_through():
     from activities.scans import ScanActivities
     from activities.vulnerabilities import VulnerabilityActivities
     from orchestration import ids
+    from orchestration import search_attributes as sa
     from orchestration.types import (
         AwaitJobInput,
+        DeploymentInput,
         InventoryRequestInput,
         MatchingInput,
         MatchingResult,
@@ -24,6 +28,7 @@ with workflow.unsafe.imports_passed_through():
         StoreInventoriesInput,
     )
     from workflows import retries
+    from workflows.patch_deployment import PatchDeploymentWorkflow
 
 # As in ScanBatchWorkflow: waits are dispatched a slice at a time, with a bounded number in flight.
 WAITS_IN_FLIGHT = 100
@@ -44,14 +49,15 @@ class VulnMatchingWorkflow:
             start_to_close_timeout=timedelta(minutes=2), retry_policy=retries.PLANNING,
         )
         self._result.hosts_asked = requests.asked
-        matched = await asyncio.gather(*(self._org(org, params.inventory_timeout_seconds) for org in requests.orgs))
+        matched = await asyncio.gather(*(self._org(org, params) for org in requests.orgs))
         self._result.orgs = list(matched)
         return self._result
 
-    async def _org(self, org: OrgInventoryJobs, timeout_seconds: int) -> OrgMatchResult:
+    async def _org(self, org: OrgInventoryJobs, params: MatchingInput) -> OrgMatchResult:
         answered: list[str] = []
         silent: list[str] = []
-        await asyncio.gather(*(self._await(job_id, timeout_seconds, answered, silent) for job_id in org.job_ids))
+        await asyncio.gather(*(self._await(job_id, params.inventory_timeout_seconds, answered, silent)
+                               for job_id in org.job_ids))
         for start in range(0, max(len(answered), len(silent)), STORE_CHUNK):
             stored = await workflow.execute_activity_method(
                 VulnerabilityActivities.store_inventories,
@@ -61,10 +67,27 @@ class VulnMatchingWorkflow:
             )
             self._result.inventories_stored += stored.stored
             self._result.inventories_timed_out += stored.timed_out
-        return await workflow.execute_activity_method(
+        matched = await workflow.execute_activity_method(
             VulnerabilityActivities.match_vulnerabilities, MatchOrgInput(org_id=org.org_id),
             start_to_close_timeout=timedelta(minutes=30), retry_policy=retries.DATABASE,
         )
+        for deployment_id in matched.deployment_ids:
+            await self._start_deployment(org.org_id, deployment_id, params.search_attributes)
+        return matched
+
+    @staticmethod
+    async def _start_deployment(org_id: str, deployment_id: str, tagged: bool) -> None:
+        """The automatic deployment outlives the matching run (ABANDON); one started before is left alone."""
+        try:
+            await workflow.start_child_workflow(
+                PatchDeploymentWorkflow.run, DeploymentInput(deployment_id=deployment_id, org_id=org_id),
+                id=ids.patch_deployment(deployment_id), parent_close_policy=ParentClosePolicy.ABANDON,
+                id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+                search_attributes=sa.org_attributes(org_id) if tagged else None,
+                static_summary=f"Automatic patch deployment {deployment_id} after matching",
+            )
+        except WorkflowAlreadyStartedError:
+            pass
 
     async def _await(self, job_id: str, timeout_seconds: int, answered: list[str], silent: list[str]) -> None:
         await workflow.wait_condition(lambda: self._in_flight < WAITS_IN_FLIGHT)

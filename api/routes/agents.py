@@ -30,6 +30,7 @@ from api.schemas.agents import (
     RemediationResultIn,
     ResultAck,
 )
+from api.schemas.patching import PatchInstallResultIn
 from api.schemas.vulnerabilities import InventoryResultIn
 from api.security import new_secret, secret_digest
 from models import Agent, AgentJob, Host
@@ -161,7 +162,8 @@ async def poll_jobs(
     return await _next_jobs(request, agent.host_id, wait)
 
 
-RESULT_MODELS = {"compliance_check": ComplianceResultIn, "inventory": InventoryResultIn}
+RESULT_MODELS = {"compliance_check": ComplianceResultIn, "inventory": InventoryResultIn,
+                 "patch_install": PatchInstallResultIn}
 
 
 def _parse_result(kind: str, raw: dict) -> dict:

@@ -58,7 +58,7 @@ class HeartbeatResponse(ResponseModel):
 
 class JobOut(ResponseModel):
     id: uuid.UUID
-    kind: Literal["compliance_check", "remediation", "inventory"]
+    kind: Literal["compliance_check", "remediation", "inventory", "patch_install"]
     payload: dict
 
 

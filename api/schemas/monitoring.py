@@ -63,11 +63,15 @@ class WebhookDeliveryOut(ResponseModel):
 
 
 class AlertOut(ResponseModel):
+    """A compliance alert comes from a scan under a policy; a vulnerability alert names a CVE instead."""
+
     id: uuid.UUID
     org_id: uuid.UUID
     host_id: uuid.UUID
-    policy_id: uuid.UUID
-    scan_id: uuid.UUID
+    source: Literal["compliance", "vulnerabilities"] = "compliance"
+    policy_id: uuid.UUID | None
+    scan_id: uuid.UUID | None
+    cve_id: str | None = None
     alert_type: str
     severity: str
     message: str
@@ -75,19 +79,23 @@ class AlertOut(ResponseModel):
     incident_id: uuid.UUID | None = Field(None, description="the incident this alert was correlated into")
     acknowledged_at: datetime | None = None
     acknowledged_by: uuid.UUID | None = None
+    resolved_at: datetime | None = Field(None, description="vulnerability alerts: when the vulnerability was fixed")
     created_at: datetime
 
 
 class IncidentOut(ResponseModel):
+    """One open incident per host and source: per policy for compliance, one for the host's vulnerabilities."""
+
     id: uuid.UUID
     org_id: uuid.UUID
     host_id: uuid.UUID
-    policy_id: uuid.UUID
+    source: Literal["compliance", "vulnerabilities"] = "compliance"
+    policy_id: uuid.UUID | None
     status: IncidentStatus
     severity: str
     title: str
     timeline: list[dict]
-    opened_by_scan_id: uuid.UUID
+    opened_by_scan_id: uuid.UUID | None
     resolved_by_scan_id: uuid.UUID | None
     resolved_at: datetime | None
     resolved_by: uuid.UUID | None = Field(None, description="the person who resolved it, when not a clean scan")

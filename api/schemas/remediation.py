@@ -86,12 +86,15 @@ class AutomationWorkflowOut(ResponseModel):
 
 
 class ChangeOut(ResponseModel):
+    """A change governs a remediation (host, scan, check and remediation ids) or a patch deployment."""
+
     id: uuid.UUID
     org_id: uuid.UUID
-    host_id: uuid.UUID
-    scan_id: uuid.UUID
-    check_id: uuid.UUID
-    remediation_id: uuid.UUID
+    host_id: uuid.UUID | None
+    scan_id: uuid.UUID | None
+    check_id: uuid.UUID | None
+    remediation_id: uuid.UUID | None
+    deployment_id: uuid.UUID | None = None
     status: ChangeStatus
     title: str
     details: dict
