@@ -13,6 +13,7 @@ from api.headers import SecurityHeaders
 from api.job_notifier import JobNotifier
 from api.limits import BodySizeLimit
 from api.routes import (
+    agent_download,
     agents,
     audit_log,
     auth,
@@ -47,7 +48,8 @@ from orchestration.gateway import TemporalGateway
 API_PREFIX = "/api/v1"
 RESOURCE_ROUTERS = [
     auth.router, users.router, orgs.router, enrollment.router, hosts.router, audit_log.router, templates.router,
-    policies.router, scans.router, agents.router, exceptions.router, scripts.router, automation_workflows.router,
+    policies.router, scans.router, agents.router, agent_download.router, exceptions.router, scripts.router,
+    automation_workflows.router,
     changes.router, remediations.router, monitoring.router, reports.router, template_portability.keys_router,
     vulnerabilities.router, ring_sets.router, patch_deployments.router,
 ]

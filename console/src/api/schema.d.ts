@@ -4,6 +4,27 @@
  */
 
 export interface paths {
+    "/api/v1/agent/download": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Download Agent
+         * @description The reference agent as a single-file zipapp: `python3 compliance-agent.pyz --api URL --state-dir DIR
+         *     --enrollment-token-file FILE` (see docs/agent.md).
+         */
+        get: operations["download_agent_api_v1_agent_download_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/agent/enroll": {
         parameters: {
             query?: never;
@@ -1325,6 +1346,67 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/orgs/{org_id}/ring-sets": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Ring Sets */
+        get: operations["list_ring_sets_api_v1_orgs__org_id__ring_sets_get"];
+        put?: never;
+        /** Create Ring Set */
+        post: operations["create_ring_set_api_v1_orgs__org_id__ring_sets_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/orgs/{org_id}/ring-sets/{ring_set_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Ring Set */
+        get: operations["get_ring_set_api_v1_orgs__org_id__ring_sets__ring_set_id__get"];
+        put?: never;
+        post?: never;
+        /** Delete Ring Set */
+        delete: operations["delete_ring_set_api_v1_orgs__org_id__ring_sets__ring_set_id__delete"];
+        options?: never;
+        head?: never;
+        /**
+         * Update Ring Set
+         * @description Deployments already made keep the rings they were made with.
+         */
+        patch: operations["update_ring_set_api_v1_orgs__org_id__ring_sets__ring_set_id__patch"];
+        trace?: never;
+    };
+    "/api/v1/orgs/{org_id}/vulnerability-policy": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Get Vulnerability Policy
+         * @description The organization's policy; the defaults until it saves one (`updated_at` null).
+         */
+        get: operations["get_vulnerability_policy_api_v1_orgs__org_id__vulnerability_policy_get"];
+        /** Put Vulnerability Policy */
+        put: operations["put_vulnerability_policy_api_v1_orgs__org_id__vulnerability_policy_put"];
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/orgs/{org_id}/webhooks": {
         parameters: {
             query?: never;
@@ -1372,6 +1454,65 @@ export interface paths {
         get: operations["list_deliveries_api_v1_orgs__org_id__webhooks__webhook_id__deliveries_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/patch-deployments": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Patch Deployments */
+        get: operations["list_patch_deployments_api_v1_patch_deployments_get"];
+        put?: never;
+        /**
+         * Create Patch Deployment
+         * @description A manual deployment: it runs even while automation is paused, and waits for a second person's approval
+         *     of its change record when a patch is below the organization's auto-approve severity.
+         */
+        post: operations["create_patch_deployment_api_v1_patch_deployments_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/patch-deployments/{deployment_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get Patch Deployment */
+        get: operations["get_patch_deployment_api_v1_patch_deployments__deployment_id__get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/patch-deployments/{deployment_id}/cancel": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Cancel Patch Deployment
+         * @description The request is stored, then the workflow is told; a ring already installing finishes first.
+         */
+        post: operations["cancel_patch_deployment_api_v1_patch_deployments__deployment_id__cancel_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1702,7 +1843,10 @@ export interface components {
             /** Version */
             version: string | null;
         };
-        /** AlertOut */
+        /**
+         * AlertOut
+         * @description A compliance alert comes from a scan under a policy; a vulnerability alert names a CVE instead.
+         */
         AlertOut: {
             /** Acknowledged At */
             acknowledged_at?: string | null;
@@ -1715,6 +1859,8 @@ export interface components {
              * Format: date-time
              */
             created_at: string;
+            /** Cve Id */
+            cve_id?: string | null;
             /**
              * Host Id
              * Format: uuid
@@ -1741,18 +1887,23 @@ export interface components {
              * Format: uuid
              */
             org_id: string;
+            /** Policy Id */
+            policy_id: string | null;
             /**
-             * Policy Id
-             * Format: uuid
+             * Resolved At
+             * @description vulnerability alerts: when the vulnerability was fixed
              */
-            policy_id: string;
-            /**
-             * Scan Id
-             * Format: uuid
-             */
-            scan_id: string;
+            resolved_at?: string | null;
+            /** Scan Id */
+            scan_id: string | null;
             /** Severity */
             severity: string;
+            /**
+             * Source
+             * @default compliance
+             * @enum {string}
+             */
+            source: "compliance" | "vulnerabilities";
         };
         /** AuditOut */
         AuditOut: {
@@ -1874,13 +2025,13 @@ export interface components {
             /** Reason */
             reason?: string | null;
         };
-        /** ChangeOut */
+        /**
+         * ChangeOut
+         * @description A change governs a remediation (host, scan, check and remediation ids) or a patch deployment.
+         */
         ChangeOut: {
-            /**
-             * Check Id
-             * Format: uuid
-             */
-            check_id: string;
+            /** Check Id */
+            check_id: string | null;
             /**
              * Created At
              * Format: date-time
@@ -1890,15 +2041,14 @@ export interface components {
             decided_at: string | null;
             /** Decided By */
             decided_by: string | null;
+            /** Deployment Id */
+            deployment_id?: string | null;
             /** Details */
             details: {
                 [key: string]: unknown;
             };
-            /**
-             * Host Id
-             * Format: uuid
-             */
-            host_id: string;
+            /** Host Id */
+            host_id: string | null;
             /**
              * Id
              * Format: uuid
@@ -1911,18 +2061,12 @@ export interface components {
             org_id: string;
             /** Reason */
             reason: string | null;
-            /**
-             * Remediation Id
-             * Format: uuid
-             */
-            remediation_id: string;
+            /** Remediation Id */
+            remediation_id: string | null;
             /** Requested By */
             requested_by: string | null;
-            /**
-             * Scan Id
-             * Format: uuid
-             */
-            scan_id: string;
+            /** Scan Id */
+            scan_id: string | null;
             /**
              * Status
              * @enum {string}
@@ -2267,6 +2411,72 @@ export interface components {
             total_scans: number;
             /** Worst Hosts */
             worst_hosts: components["schemas"]["HostScore"][];
+        };
+        /** DeploymentHostOut */
+        DeploymentHostOut: {
+            /** Completed At */
+            completed_at: string | null;
+            /**
+             * Host Id
+             * Format: uuid
+             */
+            host_id: string;
+            /** Hostname */
+            hostname?: string | null;
+            /** Installed */
+            installed: {
+                [key: string]: unknown;
+            }[] | null;
+            /** Job Id */
+            job_id: string | null;
+            /** Output */
+            output: string | null;
+            /** Packages */
+            packages: {
+                [key: string]: unknown;
+            }[];
+            /** Ring Index */
+            ring_index: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "dispatched" | "succeeded" | "failed" | "timed_out" | "skipped";
+        };
+        /** DeploymentRingOut */
+        DeploymentRingOut: {
+            /**
+             * Failed
+             * @default 0
+             */
+            failed: number;
+            /** Host Group Id */
+            host_group_id: string | null;
+            /** Host Jobs */
+            host_jobs?: components["schemas"]["DeploymentHostOut"][];
+            /**
+             * Hosts
+             * @default 0
+             */
+            hosts: number;
+            /** Index */
+            index: number;
+            /** Max Failure Rate */
+            max_failure_rate: number;
+            /** Name */
+            name: string;
+            /** Soak Minutes */
+            soak_minutes: number;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending" | "running" | "soaking" | "done" | "halted" | "skipped";
+            /**
+             * Succeeded
+             * @default 0
+             */
+            succeeded: number;
         };
         /** EnrollRequest */
         EnrollRequest: {
@@ -2819,21 +3029,15 @@ export interface components {
              * Format: uuid
              */
             id: string;
-            /**
-             * Opened By Scan Id
-             * Format: uuid
-             */
-            opened_by_scan_id: string;
+            /** Opened By Scan Id */
+            opened_by_scan_id: string | null;
             /**
              * Org Id
              * Format: uuid
              */
             org_id: string;
-            /**
-             * Policy Id
-             * Format: uuid
-             */
-            policy_id: string;
+            /** Policy Id */
+            policy_id: string | null;
             /** Resolution Note */
             resolution_note?: string | null;
             /** Resolved At */
@@ -2847,6 +3051,12 @@ export interface components {
             resolved_by_scan_id: string | null;
             /** Severity */
             severity: string;
+            /**
+             * Source
+             * @default compliance
+             * @enum {string}
+             */
+            source: "compliance" | "vulnerabilities";
             /**
              * Status
              * @enum {string}
@@ -2864,7 +3074,10 @@ export interface components {
              */
             updated_at: string;
         };
-        /** IncidentOut */
+        /**
+         * IncidentOut
+         * @description One open incident per host and source: per policy for compliance, one for the host's vulnerabilities.
+         */
         IncidentOut: {
             /** Acknowledged At */
             acknowledged_at?: string | null;
@@ -2887,21 +3100,15 @@ export interface components {
              * Format: uuid
              */
             id: string;
-            /**
-             * Opened By Scan Id
-             * Format: uuid
-             */
-            opened_by_scan_id: string;
+            /** Opened By Scan Id */
+            opened_by_scan_id: string | null;
             /**
              * Org Id
              * Format: uuid
              */
             org_id: string;
-            /**
-             * Policy Id
-             * Format: uuid
-             */
-            policy_id: string;
+            /** Policy Id */
+            policy_id: string | null;
             /** Resolution Note */
             resolution_note?: string | null;
             /** Resolved At */
@@ -2915,6 +3122,12 @@ export interface components {
             resolved_by_scan_id: string | null;
             /** Severity */
             severity: string;
+            /**
+             * Source
+             * @default compliance
+             * @enum {string}
+             */
+            source: "compliance" | "vulnerabilities";
             /**
              * Status
              * @enum {string}
@@ -2951,7 +3164,7 @@ export interface components {
              * Kind
              * @enum {string}
              */
-            kind: "compliance_check" | "remediation" | "inventory";
+            kind: "compliance_check" | "remediation" | "inventory" | "patch_install";
             /** Payload */
             payload: {
                 [key: string]: unknown;
@@ -3165,6 +3378,139 @@ export interface components {
             current_password: string;
             /** New Password */
             new_password: string;
+        };
+        /** PatchDeploymentCreate */
+        PatchDeploymentCreate: {
+            /**
+             * Org Id
+             * Format: uuid
+             */
+            org_id: string;
+            /** Patch Ids */
+            patch_ids: string[];
+            /**
+             * Ring Set Id
+             * Format: uuid
+             */
+            ring_set_id: string;
+        };
+        /** PatchDeploymentDetailOut */
+        PatchDeploymentDetailOut: {
+            /** Automatic */
+            automatic: boolean;
+            /** Change Id */
+            change_id?: string | null;
+            /** Change Status */
+            change_status?: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string | null;
+            /**
+             * Current Ring
+             * @description index of the ring running or soaking (0-based)
+             */
+            current_ring?: number | null;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Needs Approval */
+            needs_approval: boolean;
+            /**
+             * Org Id
+             * Format: uuid
+             */
+            org_id: string;
+            /** Patches */
+            patches?: components["schemas"]["PatchOut"][];
+            /** Reason */
+            reason: string | null;
+            /** Ring Set Id */
+            ring_set_id: string | null;
+            /** Ring Set Name */
+            ring_set_name: string;
+            /** Rings */
+            rings?: components["schemas"]["DeploymentRingOut"][];
+            /** Soak Until */
+            soak_until: string | null;
+            /** Started At */
+            started_at: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending_approval" | "running" | "soaking" | "completed" | "halted" | "cancelled" | "skipped_paused";
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Workflow Id */
+            workflow_id: string;
+        };
+        /** PatchDeploymentOut */
+        PatchDeploymentOut: {
+            /** Automatic */
+            automatic: boolean;
+            /** Change Id */
+            change_id?: string | null;
+            /** Change Status */
+            change_status?: string | null;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string | null;
+            /**
+             * Current Ring
+             * @description index of the ring running or soaking (0-based)
+             */
+            current_ring?: number | null;
+            /** Finished At */
+            finished_at: string | null;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Needs Approval */
+            needs_approval: boolean;
+            /**
+             * Org Id
+             * Format: uuid
+             */
+            org_id: string;
+            /** Reason */
+            reason: string | null;
+            /** Ring Set Id */
+            ring_set_id: string | null;
+            /** Ring Set Name */
+            ring_set_name: string;
+            /** Soak Until */
+            soak_until: string | null;
+            /** Started At */
+            started_at: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "pending_approval" | "running" | "soaking" | "completed" | "halted" | "cancelled" | "skipped_paused";
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Workflow Id */
+            workflow_id: string;
         };
         /** PatchOut */
         PatchOut: {
@@ -3508,6 +3854,79 @@ export interface components {
              * @enum {string}
              */
             status: "accepted" | "duplicate" | "late";
+        };
+        /** RingIn */
+        RingIn: {
+            /**
+             * Host Group Id
+             * @description null: every host not in an earlier ring
+             */
+            host_group_id?: string | null;
+            /**
+             * Max Failure Rate
+             * @description the ring halts the rollout above this share
+             * @default 0
+             */
+            max_failure_rate: number;
+            /** Name */
+            name: string;
+            /**
+             * Soak Minutes
+             * @default 60
+             */
+            soak_minutes: number;
+        };
+        /** RingOut */
+        RingOut: {
+            /** Host Group Id */
+            host_group_id: string | null;
+            /** Max Failure Rate */
+            max_failure_rate: number;
+            /** Name */
+            name: string;
+            /** Soak Minutes */
+            soak_minutes: number;
+        };
+        /** RingSetCreate */
+        RingSetCreate: {
+            /** Name */
+            name: string;
+            /** Rings */
+            rings: components["schemas"]["RingIn"][];
+        };
+        /** RingSetOut */
+        RingSetOut: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /**
+             * Id
+             * Format: uuid
+             */
+            id: string;
+            /** Name */
+            name: string;
+            /**
+             * Org Id
+             * Format: uuid
+             */
+            org_id: string;
+            /** Rings */
+            rings: components["schemas"]["RingOut"][];
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /** RingSetUpdate */
+        RingSetUpdate: {
+            /** Name */
+            name?: string | null;
+            /** Rings */
+            rings?: components["schemas"]["RingIn"][] | null;
         };
         /** ScanDetailOut */
         ScanDetailOut: {
@@ -4047,6 +4466,62 @@ export interface components {
             /** Error Type */
             type: string;
         };
+        /** VulnerabilityPolicyIn */
+        VulnerabilityPolicyIn: {
+            /**
+             * Auto Approve Min Severity
+             * @default critical
+             * @enum {string}
+             */
+            auto_approve_min_severity: "low" | "medium" | "high" | "critical";
+            /**
+             * Auto Deploy
+             * @default false
+             */
+            auto_deploy: boolean;
+            /**
+             * Kev Always
+             * @default true
+             */
+            kev_always: boolean;
+            /**
+             * Min Severity
+             * @default high
+             * @enum {string}
+             */
+            min_severity: "low" | "medium" | "high" | "critical";
+            /** Ring Set Id */
+            ring_set_id?: string | null;
+        };
+        /** VulnerabilityPolicyOut */
+        VulnerabilityPolicyOut: {
+            /**
+             * Auto Approve Min Severity
+             * @enum {string}
+             */
+            auto_approve_min_severity: "low" | "medium" | "high" | "critical";
+            /** Auto Deploy */
+            auto_deploy: boolean;
+            /** Kev Always */
+            kev_always: boolean;
+            /**
+             * Min Severity
+             * @enum {string}
+             */
+            min_severity: "low" | "medium" | "high" | "critical";
+            /**
+             * Org Id
+             * Format: uuid
+             */
+            org_id: string;
+            /** Ring Set Id */
+            ring_set_id: string | null;
+            /**
+             * Updated At
+             * @description null while the organization has the defaults
+             */
+            updated_at?: string | null;
+        };
         /** WebhookCreate */
         WebhookCreate: {
             /**
@@ -4163,6 +4638,33 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    download_agent_api_v1_agent_download_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description compliance-agent.pyz; its SHA-256 is in X-Checksum-SHA256 (also the ETag) */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/octet-stream": unknown;
+                };
+            };
+            /** @description the copy named in If-None-Match is current */
+            304: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+        };
+    };
     enroll_api_v1_agent_enroll_post: {
         parameters: {
             query?: never;
@@ -7158,6 +7660,239 @@ export interface operations {
             };
         };
     };
+    list_ring_sets_api_v1_orgs__org_id__ring_sets_get: {
+        parameters: {
+            query?: {
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path: {
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RingSetOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_ring_set_api_v1_orgs__org_id__ring_sets_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RingSetCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RingSetOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_ring_set_api_v1_orgs__org_id__ring_sets__ring_set_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                org_id: string;
+                ring_set_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RingSetOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    delete_ring_set_api_v1_orgs__org_id__ring_sets__ring_set_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                org_id: string;
+                ring_set_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    update_ring_set_api_v1_orgs__org_id__ring_sets__ring_set_id__patch: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                org_id: string;
+                ring_set_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RingSetUpdate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["RingSetOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_vulnerability_policy_api_v1_orgs__org_id__vulnerability_policy_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VulnerabilityPolicyOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    put_vulnerability_policy_api_v1_orgs__org_id__vulnerability_policy_put: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                org_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["VulnerabilityPolicyIn"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["VulnerabilityPolicyOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     list_webhooks_api_v1_orgs__org_id__webhooks_get: {
         parameters: {
             query?: {
@@ -7315,6 +8050,135 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["WebhookDeliveryOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    list_patch_deployments_api_v1_patch_deployments_get: {
+        parameters: {
+            query?: {
+                org_id?: string | null;
+                status?: ("pending_approval" | "running" | "soaking" | "completed" | "halted" | "cancelled" | "skipped_paused") | null;
+                page?: number;
+                page_size?: number;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PatchDeploymentOut"][];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    create_patch_deployment_api_v1_patch_deployments_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["PatchDeploymentCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PatchDeploymentDetailOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    get_patch_deployment_api_v1_patch_deployments__deployment_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PatchDeploymentDetailOut"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    cancel_patch_deployment_api_v1_patch_deployments__deployment_id__cancel_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                deployment_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            202: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["PatchDeploymentDetailOut"];
                 };
             };
             /** @description Validation Error */
