@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import fcntl
+import hashlib
 import json
 import os
 import signal
@@ -225,6 +226,20 @@ def wait_ready(url: str, timeout: float) -> None:
     raise TimeoutError(f"{url} did not become ready within {timeout}s")
 
 
+def download_agent(api_url: str, path: Path) -> Path:
+    """Fetch the agent file from the API and check it against the checksum the API states."""
+    answer = httpx.get(f"{api_url}/api/v1/agent/download", timeout=60)
+    answer.raise_for_status()
+    digest = hashlib.sha256(answer.content).hexdigest()
+    if digest != answer.headers.get("x-checksum-sha256"):
+        raise SystemExit(f"the downloaded agent does not match its checksum ({digest})")
+    path.write_bytes(answer.content)
+    path.chmod(0o755)
+    print(f"  local agent: {path.name} from {api_url}/api/v1/agent/download ({len(answer.content) // 1024} KiB, "
+          f"sha256 {digest[:16]}…), run with the standard library only", flush=True)
+    return path
+
+
 def main() -> int:
     started = time.monotonic()
     os.umask(0o077)  # everything written under .data (logs, Temporal state, agent credentials) is the owner's
@@ -289,7 +304,10 @@ def main() -> int:
         wait_for_port(api_host, int(api_port), timeout=30)
         wait_ready(f"{api_url}/readyz", timeout=30)
         agent_state = DATA / "agent"
-        supervisor.spawn("agent", [sys.executable, "-m", "agent", "--api", api_url, "--state-dir", str(agent_state),
+        # The local agent is installed as on any host: downloaded from the API, run by Python with no packages.
+        agent_file = download_agent(api_url, DATA / "compliance-agent.pyz")
+        supervisor.spawn("agent", [sys.executable, "-I", "-S", str(agent_file), "--api", api_url,
+                                   "--state-dir", str(agent_state),
                                    "--enrollment-token-file", str(DATA / "local-agent-enrollment.token")],
                          env, logs / "agent.log")
 
