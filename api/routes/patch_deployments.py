@@ -37,16 +37,16 @@ from services import patch_deployments
 router = APIRouter(prefix="/patch-deployments", tags=["patching"])
 
 
-def deployment_out(deployment: PatchDeployment, change_id, change_status, model=PatchDeploymentOut):
-    out = model.model_validate(deployment)
+def deployment_out(deployment: PatchDeployment, change_id, change_status) -> PatchDeploymentOut:
+    out = PatchDeploymentOut.model_validate(deployment)
     out.change_id, out.change_status = change_id, change_status
     return out
 
 
 async def _detail(session, deployment: PatchDeployment) -> PatchDeploymentDetailOut:
     change = await session.scalar(select(ChangeRecord).where(ChangeRecord.deployment_id == deployment.id))
-    out = deployment_out(deployment, change.id if change else None, change.status if change else None,
-                         PatchDeploymentDetailOut)
+    summary = deployment_out(deployment, change.id if change else None, change.status if change else None)
+    out = PatchDeploymentDetailOut(**summary.model_dump())
     patch_ids = await patch_deployments.deployment_patches(session, deployment.id)
     patches = {p.id: p for p in await session.scalars(select(Patch).where(Patch.id.in_(patch_ids)))}
     out.patches = [PatchOut.model_validate(patches[p]) for p in patch_ids if p in patches]
