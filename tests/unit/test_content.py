@@ -13,14 +13,14 @@ from domain.evaluation import evaluate
 MINIMUM_CHECKS = {
     "cis-linux-l1": 40,
     "stig-linux": 150,
-    "cis-windows-l1": 30,
+    "cis-windows-l1": 300,
     "stig-windows": 25,
     "cis-bsd-l1": 20,
     "stig-bsd": 15,
 }
 LEVEL_2_EXTRA = {
     "cis-linux-l2": ("cis-linux-l1", 15),
-    "cis-windows-l2": ("cis-windows-l1", 10),
+    "cis-windows-l2": ("cis-windows-l1", 60),
     "cis-bsd-l2": ("cis-bsd-l1", 8),
 }
 
