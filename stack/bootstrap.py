@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from argparse import Namespace
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 
 from alembic import command
@@ -19,6 +20,7 @@ from config import Settings
 from models.db import make_engine, make_sessionmaker
 from orchestration.gateway import TemporalGateway
 from orchestration.search_attributes import ALL as SEARCH_ATTRIBUTES
+from stack.sample_feed import import_sample_feed
 from stack.seed import seed_accounts, seed_demo, seed_system_content
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,13 +39,15 @@ class BootstrapReport:
     admin_created: bool = False
     admin_password: str | None = None  # generated (development only): shown once
     schedule: str = "skipped"
+    sample_feed: str | None = None  # make run: what the bundled sample vulnerability feed did
 
     def lines(self) -> list[str]:
         attributes = ", ".join(self.search_attributes_added) or "already registered"
         return [f"  database migrated; search attributes: {attributes}",
                 f"  system templates added: {self.templates_created}, new versions: {self.templates_updated}, "
                 f"scripts updated: {self.scripts_updated}; schedules {self.schedule}",
-                "  first administrator 'admin' created" if self.admin_created else "  administrator exists"]
+                "  first administrator 'admin' created" if self.admin_created else "  administrator exists",
+                *([self.sample_feed] if self.sample_feed else [])]
 
 
 def migrate(database_url: str) -> None:
@@ -85,6 +89,8 @@ async def seed(settings: Settings, password: str | None, demo_dir: Path | None,
             content = await seed_system_content(session)
             if demo_dir is not None:
                 await seed_demo(session, accounts.demo_org_id, demo_dir)
+                if settings.environment != "production":
+                    report.sample_feed = (await import_sample_feed(session, datetime.now(UTC))).line()
     finally:
         await engine.dispose()
     report.templates_created, report.templates_updated = content.templates_created, content.templates_updated

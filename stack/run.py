@@ -27,6 +27,7 @@ from config import MIN_SECRET_LENGTH, PLACEHOLDER_SECRETS
 from domain.passwords import password_problem
 from models.db import libpq_url
 from stack.postgres import EmbeddedPostgres
+from stack.sample_feed import match_local_host
 from stack.secrets import close_to_others, jwt_secret, private_folder
 from stack.temporal import start_dev_server, wait_for_port
 
@@ -314,6 +315,8 @@ def main() -> int:
         schedule = env.get("TEMPORAL_SCHEDULE_ENABLED", "true").lower() not in ("0", "false", "no")
         if schedule and asyncio.run(trigger_first_cycle(env["TEMPORAL_ADDRESS"], agent_state / "agent.json")):
             print("  first scan cycle started: this machine is being scanned by the local agent", flush=True)
+            if asyncio.run(match_local_host(env["TEMPORAL_ADDRESS"])):
+                print("  vulnerability matching started: this machine's packages against the SAMPLE feed", flush=True)
         print(f"""
 Compliance Operations is up ({time.monotonic() - started:.1f}s)
   Console        {api_url}/
