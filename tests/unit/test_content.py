@@ -15,13 +15,13 @@ MINIMUM_CHECKS = {
     "stig-linux": 150,
     "cis-windows-l1": 300,
     "stig-windows": 25,
-    "cis-bsd-l1": 20,
-    "stig-bsd": 15,
+    "cis-bsd-l1": 130,
+    "stig-bsd": 25,
 }
 LEVEL_2_EXTRA = {
     "cis-linux-l2": ("cis-linux-l1", 15),
     "cis-windows-l2": ("cis-windows-l1", 60),
-    "cis-bsd-l2": ("cis-bsd-l1", 8),
+    "cis-bsd-l2": ("cis-bsd-l1", 30),
 }
 
 
