@@ -12,6 +12,7 @@ import json as jsonlib
 import logging
 import random
 import ssl
+import threading
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -55,7 +56,7 @@ class UrllibHttp:
 
     async def request(self, method: str, url: str, *, params: dict | None = None, json: Any = None,
                       headers: dict[str, str] | None = None, timeout: float | None = None) -> Response:
-        return await asyncio.to_thread(self._send, method, url, params, json, headers or {}, timeout or self.timeout)
+        return await in_daemon_thread(self._send, method, url, params, json, headers or {}, timeout or self.timeout)
 
     def _send(self, method: str, url: str, params: dict | None, body: Any, headers: dict[str, str],
               timeout: float) -> Response:
@@ -73,6 +74,34 @@ class UrllibHttp:
                 return Response(err.code, _lower(err.headers.items()), err.read())
         except (urllib.error.URLError, OSError) as err:
             raise Unreachable(str(getattr(err, "reason", err))) from err
+
+
+async def in_daemon_thread(function, *args):
+    """`function(*args)` in a thread that never holds up the process's exit: a stopping agent does not wait for
+    its long poll to end (asyncio.to_thread's threads are joined at exit)."""
+    loop = asyncio.get_running_loop()
+    future = loop.create_future()
+
+    def settle(result: Any, error: BaseException | None) -> None:
+        if future.done():
+            return
+        if error is None:
+            future.set_result(result)
+        else:
+            future.set_exception(error)
+
+    def run() -> None:
+        try:
+            outcome = (function(*args), None)
+        except BaseException as exc:  # handed to the awaiting task
+            outcome = (None, exc)
+        try:
+            loop.call_soon_threadsafe(settle, *outcome)
+        except RuntimeError:  # the loop has closed: nobody waits any more
+            pass
+
+    threading.Thread(target=run, name="agent-http", daemon=True).start()
+    return await future
 
 
 def _lower(items) -> dict[str, str]:
