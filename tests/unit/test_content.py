@@ -14,7 +14,7 @@ MINIMUM_CHECKS = {
     "cis-linux-l1": 40,
     "stig-linux": 150,
     "cis-windows-l1": 300,
-    "stig-windows": 25,
+    "stig-windows": 80,
     "cis-bsd-l1": 130,
     "stig-bsd": 25,
 }

@@ -46,6 +46,7 @@ GUIDS = {
     "Account Lockout": "{0CCE9217-69AE-11D9-BED3-505054503030}",
     "Process Creation": "{0CCE922B-69AE-11D9-BED3-505054503030}",
     "Detailed File Share": "{0CCE9244-69AE-11D9-BED3-505054503030}",
+    "Audit Policy Change": "{0CCE922F-69AE-11D9-BED3-505054503030}",
 }
 
 
@@ -335,3 +336,17 @@ def test_content_ranges_that_exclude_zero() -> None:
     for days, status in ((30, "pass"), (0, "fail"), (31, "fail")):
         host = RecordedWindows(registry={("HKLM", netlogon, "MaximumPasswordAge"): days})
         assert evaluate(windows_check("2.3.6.5").rule, host).status == status, days
+
+
+def test_stig_audit_checks_judge_one_flag_each() -> None:
+    success = windows_check("V-254319", "stig-windows").rule
+    failure = windows_check("V-254320", "stig-windows").rule
+    host = auditpol_host("Audit Policy Change", "Success")
+    assert evaluate(success, host).status == "pass"
+    assert evaluate(failure, host).status == "fail"
+
+
+def test_stig_user_rights_reuse_the_cis_rules() -> None:
+    for vid, cid in (("V-254500", "2.2.20"), ("V-254434", "2.2.3"), ("V-254492", "2.2.4")):
+        assert windows_check(vid, "stig-windows").rule == windows_check(cid).rule
+    assert evaluate(windows_check("V-254500", "stig-windows").rule, RecordedWindows()).status == "fail"
