@@ -66,8 +66,8 @@ class ConsoleAssets(StaticFiles):
 
 
 def install_console(app: FastAPI, api_prefix: str = "/api/v1", dist: Path = CONSOLE_DIST) -> None:
-    """Mount the console at `/` (deep links under /compliance and /login answer index.html), after the API routes,
-    so nothing under the API prefix, /docs, /openapi.json, /healthz or /readyz is shadowed."""
+    """Mount the console at `/` (deep links under /compliance, /vulnerabilities and /login answer index.html),
+    after the API routes, so nothing under the API prefix, /docs, /openapi.json, /healthz or /readyz is shadowed."""
     app.include_router(router, prefix=api_prefix)
     index = dist / "index.html"
 
@@ -76,7 +76,8 @@ def install_console(app: FastAPI, api_prefix: str = "/api/v1", dist: Path = CONS
             return HTMLResponse(NOT_BUILT, status_code=503, headers=SECURITY_HEADERS)
         return FileResponse(index, headers=SECURITY_HEADERS | {"Cache-Control": "no-cache"})
 
-    for path in ("/", "/login", "/compliance", "/compliance/{rest:path}"):
+    for path in ("/", "/login", "/compliance", "/compliance/{rest:path}", "/vulnerabilities",
+                 "/vulnerabilities/{rest:path}"):
         app.add_api_route(path, page, methods=["GET"], include_in_schema=False)
     # Mounted even before the first build, so a console built while the API runs is served without a restart.
     app.mount("/assets", ConsoleAssets(directory=dist / "assets", check_dir=False), name="console-assets")

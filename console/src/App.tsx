@@ -22,6 +22,15 @@ export function App() {
           </SessionProvider>
         }
       />
+      <Route
+        path="/vulnerabilities/:tab/:id?"
+        element={
+          <SessionProvider fallback={loading}>
+            <Shell area="vulnerabilities" />
+          </SessionProvider>
+        }
+      />
+      <Route path="/vulnerabilities" element={<Navigate to="/vulnerabilities/cves" replace />} />
       <Route path="*" element={<Navigate to="/compliance/dashboard" replace />} />
     </Routes>
   );

@@ -1,4 +1,5 @@
-// Security > Compliance: the header (organization, user, approvals, sign-out) and the seven tabs.
+// Security > Compliance | Vulnerabilities: the header (areas, organization, user, approvals, sign-out), then the
+// seven compliance tabs or the Vulnerabilities area.
 import { lazy, Suspense, type ReactNode } from "react";
 import { AppShell, Badge, Button, Center, Group, Loader, Select, Tabs, Text, Title } from "@mantine/core";
 import { Navigate, useNavigate, useParams } from "react-router-dom";
@@ -12,8 +13,16 @@ import { ScanHistoryTab } from "../scans/ScanHistoryTab";
 import { ExceptionsTab } from "../exceptions/ExceptionsTab";
 import { ApprovalsView } from "../approvals/ApprovalsView";
 
-// Recharts is only needed on Reports: keep it out of the initial bundle.
+// Recharts is only needed on Reports, and the Vulnerabilities area only when opened: keep both out of the initial
+// bundle.
 const ReportsTab = lazy(() => import("../reports/ReportsTab"));
+const VulnerabilitiesArea = lazy(() => import("../vulnerabilities/VulnerabilitiesArea"));
+
+export type Area = "compliance" | "vulnerabilities";
+const AREAS: { area: Area; label: string; path: string }[] = [
+  { area: "compliance", label: "Compliance", path: "/compliance/dashboard" },
+  { area: "vulnerabilities", label: "Vulnerabilities", path: "/vulnerabilities/cves" },
+];
 
 const CONTENT: Record<TabPath, () => ReactNode> = {
   dashboard: () => <DashboardTab />,
@@ -29,12 +38,12 @@ const CONTENT: Record<TabPath, () => ReactNode> = {
   ),
 };
 
-export function Shell() {
+export function Shell({ area = "compliance" }: { area?: Area }) {
   const { tab } = useParams();
   const navigate = useNavigate();
   const session = useSession();
-  const approvals = tab === "approvals";
-  if (!approvals && !isTab(tab)) return <Navigate to="/compliance/dashboard" replace />;
+  const approvals = area === "compliance" && tab === "approvals";
+  if (area === "compliance" && !approvals && !isTab(tab)) return <Navigate to="/compliance/dashboard" replace />;
 
   return (
     <AppShell header={{ height: 64 }} padding="md">
@@ -45,8 +54,21 @@ export function Shell() {
               Security ›
             </Text>
             <Title order={1} size="h4">
-              Compliance
+              {area === "compliance" ? "Compliance" : "Vulnerabilities"}
             </Title>
+            <Group gap={4} ml="md" component="nav" aria-label="Areas">
+              {AREAS.map((a) => (
+                <Button
+                  key={a.area}
+                  size="xs"
+                  variant={a.area === area && !approvals ? "light" : "subtle"}
+                  aria-current={a.area === area && !approvals ? "page" : undefined}
+                  onClick={() => navigate(a.path)}
+                >
+                  {a.label}
+                </Button>
+              ))}
+            </Group>
           </Group>
           <Group gap="sm">
             {session.orgs.length > 1 ? (
@@ -87,6 +109,10 @@ export function Shell() {
           <Center>
             <Text>You are not a member of any organization yet. Ask an administrator to add you.</Text>
           </Center>
+        ) : area === "vulnerabilities" ? (
+          <Suspense fallback={<Loader role="status" aria-label="Loading vulnerabilities" />}>
+            <VulnerabilitiesArea key={session.org.id} />
+          </Suspense>
         ) : (
           <Tabs
             value={approvals ? null : tab}
