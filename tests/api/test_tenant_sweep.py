@@ -24,8 +24,10 @@ from models import (
     EnrollmentToken,
     HostGroup,
     Incident,
+    PatchDeployment,
     PolicyHostOverride,
     Remediation,
+    RingSet,
     Script,
     Webhook,
 )
@@ -57,6 +59,9 @@ TABLES = (
     "alerts",
     "incidents",
     "audit_log",
+    "vulnerability_policies",
+    "ring_sets",
+    "patch_deployments",
 )
 
 
@@ -227,7 +232,14 @@ async def extra_org_b_ids(db, org_b, host_b, policy_b, scan_b, check_id, group_b
     token = EnrollmentToken(org_id=org_b.id, token_hash="c" * 64, expires_at=datetime.now(UTC) + timedelta(hours=1))
     alert = Alert(org_id=org_b.id, host_id=host_b.id, policy_id=policy_b.id, scan_id=scan_b.id,
                   alert_type="compliance_score_regression", severity="warning", message="b", incident_id=incident.id)
-    db.add_all([change, override, job, agent, token, alert])
+    ring_set = RingSet(org_id=org_b.id, name="b-rings", rings=[{"name": "all", "host_group_id": None}])
+    db.add_all([change, override, job, agent, token, alert, ring_set])
+    await db.flush()
+    deployment_id = uuid.uuid4()
+    deployment = PatchDeployment(id=deployment_id, org_id=org_b.id, status="running", automatic=True,
+                                 ring_set_id=ring_set.id, ring_set_name=ring_set.name, rings=ring_set.rings,
+                                 workflow_id=f"patch-deployment-{deployment_id}")
+    db.add(deployment)
     await db.commit()
     return {
         "script_id": str(script.id),
@@ -242,4 +254,6 @@ async def extra_org_b_ids(db, org_b, host_b, policy_b, scan_b, check_id, group_b
         "job_id": str(job.id),
         "agent_id": str(agent.id),
         "token_id": str(token.id),
+        "ring_set_id": str(ring_set.id),
+        "deployment_id": str(deployment.id),
     }
