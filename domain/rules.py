@@ -17,7 +17,6 @@ from pydantic import (
 from domain.regex_safety import validate_pattern
 from domain.rule_views import RegistryScalar
 from domain.windows_evaluation import principal_id
-from domain.windows_evaluation import principal_id
 
 OsType = Literal["linux", "windows", "bsd"]
 Missing = Literal["pass", "fail", "skip"]
@@ -292,43 +291,6 @@ class WindowsSecurityPolicyRule(_RuleBase):
     def _expected_fits_op(self) -> "WindowsSecurityPolicyRule":
         _check_expected_shape(self.op, self.expected)
         return self
-
-
-def _known_principal(name: str) -> str:
-    if principal_id(name) is None:
-        raise ValueError(f"unknown principal {name!r}: give a SID (S-1-5-32-544) or a well-known name (Administrators)")
-    return name
-
-
-Principal = Annotated[str, AfterValidator(_known_principal)]
-
-
-class WindowsUserRightRule(_RuleBase):
-    """A user right of the local security policy ([Privilege Rights]) judged as the set of principals holding it:
-    `exactly` the `principals` (none is 'no one'; any of `optional` may hold it as well, such as the Hyper-V
-    Virtual Machines group), `includes` all of them, or `excludes` every one of them."""
-
-    type: Literal["windows_user_right"]
-    right: str = Field(pattern=r"^Se[A-Za-z]+(Privilege|Right)$")
-    expect: Literal["exactly", "includes", "excludes"]
-    principals: list[Principal] = Field(default_factory=list)
-    optional: list[Principal] = Field(default_factory=list)
-
-    @model_validator(mode="after")
-    def _principals_fit_expect(self) -> "WindowsUserRightRule":
-        if self.expect != "exactly" and not self.principals:
-            raise ValueError(f"expect {self.expect} needs at least one principal")
-        if self.expect != "exactly" and self.optional:
-            raise ValueError("optional principals apply only to expect exactly")
-        return self
-
-
-class WindowsAuditPolicyRule(_RuleBase):
-    """An advanced audit policy subcategory, by GUID, whose setting must include every flag in `includes`."""
-
-    type: Literal["windows_audit_policy"]
-    subcategory: str = Field(pattern=r"^\{[0-9A-Fa-f]{8}(-[0-9A-Fa-f]{4}){3}-[0-9A-Fa-f]{12}\}$")
-    includes: list[Literal["success", "failure"]] = Field(min_length=1)
 
 
 def _known_principal(name: str) -> str:
