@@ -108,19 +108,23 @@ class PatchDeploymentWorkflow:
         return finished if finished.finished else None
 
     async def _await_decision(self, params: DeploymentInput, timeout_seconds: int) -> str | None:
-        """Wait for a signal, then read what the API stored; None when nothing was decided in time."""
+        """Wait for a signal, then read what the API stored; None when nothing was decided in time. At the
+        deadline the decision is read once more, so a decision whose signal was lost still counts."""
         deadline = workflow.now() + timedelta(seconds=timeout_seconds)
         while (remaining := deadline - workflow.now()) > timedelta(0):
             try:
                 await workflow.wait_condition(lambda: self._nudged, timeout=remaining)
             except TimeoutError:
-                return None
+                break
             self._nudged = False
-            stored = await self._db(PatchDeploymentActivities.read_deployment_decision,
-                                    DeploymentRef(params.deployment_id))
-            if stored.decision is not None:
-                return stored.decision
-        return None
+            if (decision := await self._stored_decision(params)) is not None:
+                return decision
+        return await self._stored_decision(params)
+
+    async def _stored_decision(self, params: DeploymentInput) -> str | None:
+        stored = await self._db(PatchDeploymentActivities.read_deployment_decision,
+                                DeploymentRef(params.deployment_id))
+        return stored.decision
 
     async def _soak(self, params: DeploymentInput, seconds: int) -> FinishedDeployment | None:
         """The durable soak timer; a stored cancel ends it early."""

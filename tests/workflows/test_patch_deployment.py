@@ -243,3 +243,11 @@ async def test_rejected_or_expired_approval_cancels_the_deployment(skipping_env)
     async with Running(skipping_env, expired) as running:
         result = await (await running.start()).result()
     assert (result.status, result.reason) == ("cancelled", "approval timed out")
+    assert expired.decisions_read == 1  # read once more at the deadline
+
+
+async def test_an_approval_whose_signal_was_lost_still_counts_at_the_deadline(skipping_env):
+    fake = FakeDeployment(needs_approval=True, approval_timeout_seconds=24 * 3600, decision="approved")
+    async with Running(skipping_env, fake) as running:
+        result = await (await running.start()).result()
+    assert result.status == "completed" and [r for r, _ in fake.rings_begun] == [0, 1]
