@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, text, update
 from sqlalchemy.dialects.postgresql import insert
@@ -23,6 +23,7 @@ from services.scans import notify_jobs
 JOB_NAMESPACE = uuid.UUID("8f1d3c2a-6b7e-4d0f-9c5a-2e4b6a8d0f13")
 PAUSED_REASON = "automation_paused"
 OUTPUT_LIMIT = 4096
+MANUAL_START_GRACE = timedelta(minutes=2)
 
 
 def install_job_id(host_row_id: uuid.UUID) -> uuid.UUID:
@@ -91,8 +92,9 @@ async def request_deployment(session: AsyncSession, org_id: uuid.UUID, patch_ids
 
 async def create_automatic(session: AsyncSession, org_id: uuid.UUID, now: datetime) -> list[uuid.UUID]:
     """After matching, with auto-deploy on: one deployment grouping the patches of the organization's qualifying
-    open vulnerabilities that no deployment covers yet (none when nothing is new). Returns every automatic
-    deployment of the organization whose workflow has not started, so a retried matching still starts it."""
+    open vulnerabilities that no deployment covers yet (none when nothing is new). Returns the deployments of the
+    organization whose workflow has not started: the automatic ones (so a retried matching still starts them)
+    and, as a safety net, manual ones whose start after the API's commit never reached Temporal."""
     policy = await policy_of(session, org_id)
     if policy.auto_deploy and policy.ring_set_id is not None:
         # Covered: a deployment of the patch still going, or one made after the vulnerability was first seen
@@ -116,7 +118,8 @@ async def create_automatic(session: AsyncSession, org_id: uuid.UUID, now: dateti
         if patch_ids and ring_set is not None:
             await create_deployment(session, org_id, patch_ids, ring_set, automatic=True, requester=None)
     return list(await session.scalars(select(PatchDeployment.id).where(
-        PatchDeployment.org_id == org_id, PatchDeployment.automatic, PatchDeployment.started_at.is_(None),
+        PatchDeployment.org_id == org_id, PatchDeployment.started_at.is_(None),
+        PatchDeployment.automatic | (PatchDeployment.created_at < now - MANUAL_START_GRACE),
         PatchDeployment.status.in_(("pending_approval", "running"))).order_by(PatchDeployment.created_at)))
 
 

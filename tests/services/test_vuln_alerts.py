@@ -126,3 +126,22 @@ async def test_lifecycle_sync_resolves_vulnerability_alert_and_then_the_incident
     (incident,) = (await db.scalars(select(Incident).where(Incident.org_id == org.id)
                                     .execution_options(populate_existing=True))).all()
     assert incident.status == "resolved" and incident.timeline[-1]["event"] == "resolved"
+
+
+async def test_a_manual_deployment_that_never_started_is_started_by_the_next_matching(db):
+    await import_all(db)
+    org = await make_org(db)
+    host = await make_host(db, org)
+    await report(db, [host], debian_inventory())
+    await vuln_matching.match_org(db, org.id, NOW)
+    rings = RingSet(org_id=org.id, name="one", rings=[{"name": "all", "host_group_id": None}])
+    db.add(rings)
+    await db.flush()
+    patch_id = await db.scalar(select(HostVulnerability.patch_id).where(HostVulnerability.host_id == host.id))
+    manual = await patch_deployments.create_deployment(db, org.id, [patch_id], rings, automatic=False,
+                                                       requester=None)
+    manual.created_at = NOW
+    await db.flush()
+    assert (await vuln_matching.match_org(db, org.id, NOW + timedelta(minutes=1))).deployment_ids == []
+    assert (await vuln_matching.match_org(db, org.id, NOW + timedelta(hours=6))).deployment_ids == [manual.id]
+
