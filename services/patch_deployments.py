@@ -241,7 +241,9 @@ async def begin_ring(session: AsyncSession, deployment: PatchDeployment, ring: i
     change = await change_of(session, deployment.id)
     if change is not None and change.status not in ("approved", "implementing"):
         # Only an approval the API stored releases a deployment; nothing a signal says can stand in for it.
-        return f"the change is {change.status}, not approved", []
+        reason = f"the change is {change.status}, not approved"
+        await finish(session, deployment, "cancelled", reason, now)
+        return reason, []
     if change is not None:
         change.status = "implementing"
     deployment.status, deployment.current_ring, deployment.soak_until = "running", ring, None
