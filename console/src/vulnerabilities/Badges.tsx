@@ -2,7 +2,7 @@ import { Badge, Tooltip } from "@mantine/core";
 import { humanize, statusColor } from "../components/format";
 
 export function SeverityBadge({ severity }: { severity: string | null | undefined }) {
-  if (!severity) return <Badge color="gray" variant="outline">unscored</Badge>;
+  if (!severity) return <Badge color="gray" variant="filled">unscored</Badge>;
   return (
     <Badge color={statusColor(severity)} variant="filled">
       {severity}
@@ -15,7 +15,7 @@ export function KevBadge({ kev, ransomware }: { kev: boolean | undefined; ransom
   if (!kev) return null;
   return (
     <Tooltip label={ransomware ? "Known exploited; used in ransomware campaigns" : "Known exploited (CISA KEV)"}>
-      <Badge color="red" variant="outline">
+      <Badge color="red.9" variant="filled">
         KEV{ransomware ? " · ransomware" : ""}
       </Badge>
     </Tooltip>
