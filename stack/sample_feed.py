@@ -32,7 +32,7 @@ class SampleFeedReport:
             return "  vulnerability feeds: real data present, sample feed not imported"
         counts = ", ".join(f"{source} {count}" for source, count in self.written.items())
         return (f"  vulnerability feeds: SAMPLE feed imported from {FOLDER.relative_to(FOLDER.parents[1])} "
-                f"({counts} records written) - not the real sources; see README 'Vulnerability feeds'")
+                f"({counts} records written) - not the real sources; see README 'Vulnerabilities'")
 
 
 async def real_feed_present(session: AsyncSession) -> bool:

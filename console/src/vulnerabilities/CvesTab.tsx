@@ -1,14 +1,14 @@
 // CVEs that concern the organization's hosts: search, severity, KEV and status filters, server-side pages.
 import { useState } from "react";
-import { Anchor, Group, Loader, Select, Stack, Table, Text, TextInput } from "@mantine/core";
+import { Alert, Anchor, Group, Loader, Select, Stack, Table, Text, TextInput } from "@mantine/core";
 import { useDebouncedValue } from "@mantine/hooks";
 import { Link } from "react-router-dom";
 import { useOrgId } from "../auth/session";
 import { ListError } from "../components/ListError";
 import { Pager } from "../components/Pager";
 import { KevBadge, SeverityBadge } from "./Badges";
-import { formatCvss } from "./format";
-import { SEVERITIES, useCves, type CveFilters, type Severity } from "./queries";
+import { formatCvss, isSampleFeed } from "./format";
+import { SEVERITIES, useCves, useFeeds, type CveFilters, type Severity } from "./queries";
 import { vulnPath } from "./tabs";
 
 const KEV_CHOICES = [
@@ -29,9 +29,15 @@ export function CvesTab() {
   });
   const change = (patch: Partial<CveFilters>) => setFilters((f) => ({ ...f, page: 1, ...patch }));
   const cves = useCves(orgId, { ...filters, search: debounced });
+  const sample = useFeeds().data?.items.some(isSampleFeed) ?? false;
 
   return (
     <Stack>
+      {sample && (
+        <Alert color="grape" role="note" title="Sample feed">
+          The CVE data is the small sample bundled with make run, not the real sources: see the Feeds tab.
+        </Alert>
+      )}
       <Group align="end">
         <TextInput
           label="Search CVEs"

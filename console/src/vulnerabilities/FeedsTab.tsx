@@ -27,7 +27,7 @@ export function FeedsTab() {
             <Alert color="grape" title="Sample feed" role="note">
               These CVEs come from the small sample bundled with <Code>make run</Code> (stack/sample_feed): real CVEs and fixed versions,
               but not the real sources and far from complete. Sync the real feeds, or import their documents, to see this fleet's real
-              exposure (README, "Vulnerability feeds").
+              exposure (README, "Vulnerabilities").
             </Alert>
           )}
           <Table striped aria-label="Feed status">

@@ -89,7 +89,7 @@ const ANSWERS: Record<string, unknown> = {
 function mockApi(permissions: string[]) {
   vi.spyOn(api, "GET").mockImplementation(((path: string) => {
     const body = path === "/api/v1/auth/me" ? me(permissions) : ANSWERS[path];
-    const headers = Array.isArray(body) ? { "X-Total-Count": String(body.length === 1 && path === "/api/v1/vulnerabilities" ? 137 : body.length) } : {};
+    const headers: Record<string, string> = Array.isArray(body) ? { "X-Total-Count": String(body.length === 1 && path === "/api/v1/vulnerabilities" ? 137 : body.length) } : {};
     return Promise.resolve({ data: body, response: new Response(JSON.stringify(body ?? null), { status: body === undefined ? 404 : 200, headers }) });
   }) as never);
 }
