@@ -13,9 +13,10 @@ of open vulnerabilities, as an up-to-date-but-not-quite fleet does.
 Then, each in its own transaction, as VulnMatchingWorkflow's activity runs it:
 - **full**: match_org with no set matched yet (every candidate compared in dpkg order, package-set and host
   vulnerabilities written);
-- **incremental**: 1 % of the ranges re-imported with new fixed versions (half of them now newer than installed,
-  half older), then match_org again (only the changed ranges compared; every open host vulnerability refreshed,
-  new ones opened, fixed ones resolved).
+- **incremental**, twice: 1 % of the ranges re-imported with new fixed versions (half of them now newer than
+  installed, half older), then match_org again (only the changed ranges compared; every open host vulnerability
+  refreshed, new ones opened, fixed ones resolved): once right after the full match, once after a VACUUM, as
+  autovacuum leaves the tables between two runs of the 6-hourly schedule.
 
 Baselines in the same run, on the same rows: a plain SQL join of the hosts' inventories with the affected ranges
 by (ecosystem, package), comparing versions as text (wrong for dpkg, but the cheapest thing SQL can do), counted;
@@ -141,24 +142,39 @@ async def run(hosts: int, packages: int, sets: int, affected: int) -> None:
         print(f"  baseline: plain SQL join, text order, count  {base_full:6.2f} s  ({base_full_rows:,} rows)  "
               f"ratio {full_s / base_full:.1f}x")
 
-        async with sessionmaker() as session:
-            before = await session.scalar(text("SELECT max(change_seq) FROM affected_packages"))
-        changed = max(1, affected // 100)
-        started = time.perf_counter()
-        async with sessionmaker() as session, session.begin():
-            await feeds.lock_feeds(session, exclusive=True)
-            step = affected // changed
-            await feeds.import_osv(session, [affected_row(n, newer=i % 2 == 0, bump=3)
-                                             for i, n in enumerate(range(7, affected, step))][:changed])
-        reimported = time.perf_counter() - started
-        base_inc_rows, base_inc = await baseline(sessionmaker, org_id, before)
-        incremental, inc_s = await timed_match(sessionmaker, org_id)
-        print(f"feed change: {changed:,} ranges (1 %) re-imported in {reimported:.2f} s")
-        print(f"incremental match  {inc_s:6.2f} s  ({incremental.package_sets_matched} sets matched, "
-              f"{incremental.opened:,} opened, {incremental.resolved:,} resolved, {incremental.open:,} open)  "
-              f"target <= {INCREMENTAL_TARGET_S:.0f} s: {'met' if inc_s <= INCREMENTAL_TARGET_S else 'MISSED'}")
-        print(f"  baseline: plain SQL join over the changed ranges  {base_inc:6.2f} s  ({base_inc_rows:,} rows)  "
-              f"ratio {inc_s / base_inc:.1f}x")
+        # Two changes of the same 1 % of the ranges: right after the full match (every host row was just written),
+        # half of them get a fixed version some sets have not reached; then, after a VACUUM as autovacuum leaves
+        # the tables between two 6-hourly runs, the advisories are corrected to older fixed versions again.
+        for round_, (newer, when) in enumerate(((True, "right after the full match"),
+                                                (False, "after a VACUUM (steady state)"))):
+            if round_:
+                async with engine.connect() as conn:
+                    await conn.execution_options(isolation_level="AUTOCOMMIT")
+                    await conn.execute(text("VACUUM ANALYZE"))
+            await incremental_round(sessionmaker, org_id, affected, newer, when)
+
+
+async def incremental_round(sessionmaker, org_id: uuid.UUID, affected: int, newer: bool, when: str) -> None:
+    """1 % of the ranges re-imported with new fixed versions (with `newer`, half of them newer than what some sets
+    have installed), then matched."""
+    async with sessionmaker() as session:
+        before = await session.scalar(text("SELECT max(change_seq) FROM affected_packages"))
+    changed = max(1, affected // 100)
+    started = time.perf_counter()
+    async with sessionmaker() as session, session.begin():
+        await feeds.lock_feeds(session, exclusive=True)
+        step = affected // changed
+        await feeds.import_osv(session, [affected_row(n, newer=newer and i % 2 == 0, bump=3)
+                                         for i, n in enumerate(range(7, affected, step))][:changed])
+    reimported = time.perf_counter() - started
+    base_rows, base_s = await baseline(sessionmaker, org_id, before)
+    result, seconds = await timed_match(sessionmaker, org_id)
+    print(f"feed change {when}: {changed:,} ranges (1 %) re-imported in {reimported:.2f} s")
+    print(f"incremental match  {seconds:6.2f} s  ({result.package_sets_matched} sets matched, "
+          f"{result.opened:,} opened, {result.resolved:,} resolved, {result.open:,} open)  "
+          f"target <= {INCREMENTAL_TARGET_S:.0f} s: {'met' if seconds <= INCREMENTAL_TARGET_S else 'MISSED'}")
+    print(f"  baseline: plain SQL join over the changed ranges  {base_s:6.2f} s  ({base_rows:,} rows)  "
+          f"ratio {seconds / base_s:.1f}x")
 
 
 def main() -> None:
