@@ -35,7 +35,7 @@ export function ApprovalsView() {
 
   const waitingExceptions = (exceptions.data?.items ?? []).filter((e) => e.created_by !== me.id);
   const waitingChanges = changes.data?.items ?? [];
-  const hostName = useHostNames(orgId, waitingChanges.map((c) => c.host_id));
+  const hostName = useHostNames(orgId, waitingChanges.flatMap((c) => (c.host_id ? [c.host_id] : [])));
 
   return (
     <Stack pt="md">
@@ -120,7 +120,7 @@ export function ApprovalsView() {
               return (
                 <Table.Tr key={c.id}>
                   <Table.Td>{c.title}</Table.Td>
-                  <Table.Td>{hostName(c.host_id)}</Table.Td>
+                  <Table.Td>{c.host_id ? hostName(c.host_id) : "—"}</Table.Td>
                   <Table.Td>
                     <StatusBadge status={c.status} />
                   </Table.Td>
