@@ -7,7 +7,6 @@ import argparse
 import os
 import shutil
 import tempfile
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -21,6 +20,7 @@ from alembic.config import Config
 from config import Settings
 from models.db import libpq_url, make_engine, make_sessionmaker, with_database
 from stack.postgres import EmbeddedPostgres
+from tests.database_pool import DatabasePool
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -90,14 +90,19 @@ def template_db_url(pg_admin_url: str) -> str:
         conn.execute(f'DROP DATABASE IF EXISTS "{TEMPLATE_DB}" WITH (FORCE)')
 
 
+@pytest.fixture(scope="session")
+def database_pool(pg_admin_url: str, template_db_url: str):
+    pool = DatabasePool(pg_admin_url, TEMPLATE_DB)
+    yield pool
+    pool.close()
+
+
 @pytest.fixture
-def db_url(pg_admin_url: str, template_db_url: str) -> str:
-    name = f"cops_t_{uuid.uuid4().hex[:16]}"
-    with _admin(pg_admin_url) as conn:
-        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{TEMPLATE_DB}"')
+def db_url(template_db_url: str, database_pool: DatabasePool) -> str:
+    """A database of its own for each test, a clone of the migrated and seeded template."""
+    name = database_pool.take()
     yield with_database(template_db_url, name)
-    with _admin(pg_admin_url) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    database_pool.give_back(name)
 
 
 @pytest_asyncio.fixture
