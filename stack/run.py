@@ -235,7 +235,7 @@ def download_agent(api_url: str, path: Path) -> Path:
     if digest != answer.headers.get("x-checksum-sha256"):
         raise SystemExit(f"the downloaded agent does not match its checksum ({digest})")
     path.write_bytes(answer.content)
-    path.chmod(0o755)
+    path.chmod(0o700)  # like the rest of .data: for the user who runs the product only
     print(f"  local agent: {path.name} from {api_url}/api/v1/agent/download ({len(answer.content) // 1024} KiB, "
           f"sha256 {digest[:16]}…), run with the standard library only", flush=True)
     return path
