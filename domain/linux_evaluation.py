@@ -95,7 +95,8 @@ SYSTEMD_ACTIVE = {"active", "activating", "reloading", "refreshing", "deactivati
 
 def systemd_state(name: str, checking_enabled: bool, host: HostProbe) -> tuple[str | None, bool]:
     """Enablement works without a running systemd (`systemctl is-enabled` reads unit files, and so do we when
-    systemctl is missing or the host is a root filesystem); whether a unit is active needs systemd as PID 1."""
+    systemctl is missing or the host is a root filesystem); whether a unit is active needs systemd as PID 1,
+    except that a unit with no unit file or init script is never active."""
     if checking_enabled:
         if host.running and host.which("systemctl"):
             result = host.run(["systemctl", "is-enabled", name], PROBE_TIMEOUT_SECONDS)
@@ -105,7 +106,8 @@ def systemd_state(name: str, checking_enabled: bool, host: HostProbe) -> tuple[s
         return state, state in SYSTEMD_ENABLED
     booted = host.stat("/run/systemd/system")
     if not host.which("systemctl") or booted is None or not booted.is_dir:
-        return None, False
+        # Without systemd nothing says what runs, but a unit that is not installed is certainly not running.
+        return ("not-found", False) if linux.unit_file_state(host, name) == "not-found" else (None, False)
     result = host.run(["systemctl", "is-active", name], PROBE_TIMEOUT_SECONDS)
     state = first_line(result.stdout) or "inactive"
     return state, state in SYSTEMD_ACTIVE
@@ -148,7 +150,9 @@ def kernel_module(rule: KernelModuleRule, host: HostProbe) -> Evaluation:
 
 
 def _module_availability(module: str, host: HostProbe, with_modprobe: bool) -> str:
-    """From the module index of the running kernel (every installed kernel offline), else modprobe's dry run."""
+    """From the module index of the running kernel (every installed kernel offline), else modprobe's dry run. A
+    running kernel with neither a module tree nor modprobe (one built without loadable module support, as in many
+    micro-VMs and containers' hosts) can load nothing: there a module is available only if it is built in."""
     if host.running:
         release = (host.read_file("/proc/sys/kernel/osrelease") or "").strip()
         trees = [f"/lib/modules/{release}", f"/usr/lib/modules/{release}"]
@@ -159,6 +163,8 @@ def _module_availability(module: str, host: HostProbe, with_modprobe: bool) -> s
     indexes = [(host.read_file(f"{tree}/modules.builtin") or "", host.read_file(f"{tree}/modules.dep"))
                for tree in trees]
     indexes = [(builtin, dep) for builtin, dep in indexes if dep is not None]
+    if not indexes and host.running and not with_modprobe:
+        return "built into the kernel" if _built_in(module, host) else "module not available"
     if not indexes and with_modprobe:
         dry_run = host.run(["modprobe", "-n", "-v", module], PROBE_TIMEOUT_SECONDS)
         if dry_run.exit_code != 0 and "not found" in (dry_run.stderr + dry_run.stdout):
@@ -171,6 +177,15 @@ def _module_availability(module: str, host: HostProbe, with_modprobe: bool) -> s
     if indexes and not any(re.search(rf"/{name}\.ko(\.\w+)?:", dep or "", re.MULTILINE) for _, dep in indexes):
         return "module not available"
     return "available"
+
+
+def _built_in(module: str, host: HostProbe) -> bool:
+    """What the running kernel shows of a built-in driver: its /sys/module entry, or the file system it registers."""
+    name = module.replace("-", "_")
+    if host.stat(f"/sys/module/{name}") is not None:
+        return True
+    filesystems = host.read_file("/proc/filesystems") or ""
+    return any(line.split()[-1:] == [module] for line in filesystems.splitlines())
 
 
 def _modprobe_files(host: HostProbe) -> list[str]:
