@@ -21,12 +21,12 @@ def argv_digest(argv: Sequence[str]) -> str:
 
 
 def commands_in(rule: object) -> list[object]:
-    """The argv of every command a rule would run, also inside `all_of` rules."""
+    """The argv of every command a rule would run, also inside `all_of` and `any_of` rules."""
     if not isinstance(rule, dict):
         return []
     if rule.get("type") == "command_output":
         return [rule.get("argv")]
-    if rule.get("type") == "all_of":
+    if rule.get("type") in ("all_of", "any_of"):
         parts = [*(rule.get("rules") or []), rule.get("applies_if")]
         return [argv for part in parts if isinstance(part, dict) for argv in commands_in(part)]
     return []

@@ -36,6 +36,7 @@ except ModuleNotFoundError:
 if TYPE_CHECKING:
     from domain.rules import (
         AllOfRule,
+        AnyOfRule,
         BsdRcConfRule,
         CommandOutputRule,
         ConfigValueRule,
@@ -409,6 +410,20 @@ def _all_of(rule: AllOfRule, host: HostProbe) -> Evaluation:
     return combine([_evaluate_parsed(part, host) for part in rule.rules])
 
 
+def _any_of(rule: AnyOfRule, host: HostProbe) -> Evaluation:
+    """Passes when one way of meeting the recommendation passes; otherwise every way's failure is reported (an
+    error only when no way could be judged without one)."""
+    verdicts = [_evaluate_parsed(part, host) for part in rule.rules]
+    passed = next((verdict for verdict in verdicts if verdict.status == "pass"), None)
+    if passed is not None:
+        return passed
+    for status in ("fail", "error"):
+        bad = [verdict.actual for verdict in verdicts if verdict.status == status]
+        if bad:
+            return Evaluation(status, " / ".join(bad))
+    return Evaluation("skip", "; ".join(verdict.actual for verdict in verdicts))
+
+
 _EVALUATORS: dict[str, Callable[[Any, HostProbe], Evaluation]] = {
     "file_regex": _file_regex,
     "file_exists": _file_exists,
@@ -429,6 +444,7 @@ _EVALUATORS: dict[str, Callable[[Any, HostProbe], Evaluation]] = {
     "file_sweep": file_sweep,
     "accounts": accounts,
     "all_of": _all_of,
+    "any_of": _any_of,
     **WINDOWS_EVALUATORS,
 }
 

@@ -107,7 +107,8 @@ def systemd_state(name: str, checking_enabled: bool, host: HostProbe) -> tuple[s
     booted = host.stat("/run/systemd/system")
     if not host.which("systemctl") or booted is None or not booted.is_dir:
         # Without systemd nothing says what runs, but a unit that is not installed is certainly not running.
-        return ("not-found", False) if linux.unit_file_state(host, name) == "not-found" else (None, False)
+        installed, _ = systemd_state(name, True, host)
+        return ("not-found", False) if installed == "not-found" else (None, False)
     result = host.run(["systemctl", "is-active", name], PROBE_TIMEOUT_SECONDS)
     state = first_line(result.stdout) or "inactive"
     return state, state in SYSTEMD_ACTIVE

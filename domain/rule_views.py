@@ -31,6 +31,7 @@ RULE_TYPES: frozenset[str] = frozenset(
         "file_sweep",
         "accounts",
         "all_of",
+        "any_of",
     }
 )
 

@@ -264,6 +264,14 @@ class AllOfRule(_RuleBase):
     applies_if: "Rule | None" = None
 
 
+class AnyOfRule(_RuleBase):
+    """At least one rule must pass (a recommendation met in one of several ways: chrony or systemd-timesyncd as the
+    one time daemon)."""
+
+    type: Literal["any_of"]
+    rules: list["Rule"] = Field(min_length=1)
+
+
 class WindowsRegistryRule(_RuleBase):
     type: Literal["windows_registry"]
     hive: Literal["HKLM", "HKCU", "HKU"]
@@ -389,11 +397,13 @@ Rule = Annotated[
     | AuditRuleRule
     | FileSweepRule
     | AccountsRule
-    | AllOfRule,
+    | AllOfRule
+    | AnyOfRule,
     Field(discriminator="type"),
 ]
 
 AllOfRule.model_rebuild()
+AnyOfRule.model_rebuild()
 
 RULE_ADAPTER: TypeAdapter[Rule] = TypeAdapter(Rule)
 

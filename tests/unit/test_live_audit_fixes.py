@@ -9,7 +9,7 @@ import pytest
 
 from content import load_builtin_content
 from domain.evaluation import evaluate
-from tests.unit.test_rules import FakeHost
+from tests.unit.test_rules import FakeHost, ok
 
 CONTENT = load_builtin_content()
 
@@ -60,13 +60,15 @@ def test_a_built_in_driver_shows_in_sys_module(host: FakeHost) -> None:
     assert evaluate({"type": "kernel_module", "name": "usb-storage"}, host).status == "fail"
 
 
-def test_a_service_that_is_not_installed_is_not_active_without_systemd(host: FakeHost) -> None:
-    host.binaries.add("systemctl")  # installed, but systemd is not PID 1: no /run/systemd/system
+def test_a_service_that_is_not_installed_is_not_active_without_systemd(tmp_path: Path) -> None:
+    # systemctl is installed, but systemd is not PID 1 (no /run/systemd/system); its answers as recorded on the host.
+    missing = ok("", 1, "Failed to get unit file state for ufw.service: No such file or directory\n")
+    host = FakeHost(tmp_path, commands={("systemctl", "is-enabled", "ufw"): missing})
     ufw_active = rule("stig-linux", "V-260516")
     result = evaluate(ufw_active, host)
     assert (result.status, result.actual) == ("fail", "ufw not-found")
-    host.file("/usr/lib/systemd/system/ufw.service", "[Unit]\nDescription=ufw\n[Install]\nWantedBy=multi-user.target\n")
-    assert evaluate(ufw_active, host).status == "skip"
+    host.commands[("systemctl", "is-enabled", "ufw")] = ok("disabled\n", 1)
+    assert evaluate(ufw_active, host).status == "skip"  # installed: whether it runs cannot be told
 
 
 def test_suid_helpers_shipped_by_debian_12_are_allowed(host: FakeHost) -> None:
@@ -121,3 +123,50 @@ def test_stig_settings_that_must_be_written_fail_when_missing(host: FakeHost, ru
     assert evaluate(check, host).status == "fail"
     host.file(path, line)
     assert evaluate(check, host).status == "pass"
+
+
+# CIS 2.3.1.1 accepts either chrony (with systemd-timesyncd disabled) or systemd-timesyncd alone; the host used
+# timesyncd alone and was failed for not running chrony.
+TIMESYNCD = "[Unit]\nDescription=Network Time Synchronization\n[Install]\nWantedBy=sysinit.target\n"
+
+
+def timesyncd(host: FakeHost, enabled: bool) -> None:
+    host.file("/lib/systemd/system/systemd-timesyncd.service", TIMESYNCD)
+    if enabled:
+        link = host.folder("/etc/systemd/system/sysinit.target.wants") / "systemd-timesyncd.service"
+        link.symlink_to("/lib/systemd/system/systemd-timesyncd.service")
+
+
+@pytest.mark.parametrize(("chrony", "timesyncd_enabled", "expected"), [
+    (False, True, "pass"),   # systemd-timesyncd alone: this host
+    (True, False, "pass"),   # chrony alone
+    (True, True, "fail"),    # two daemons
+    (False, False, "fail"),  # none
+])
+def test_one_time_daemon_of_either_kind(host: FakeHost, chrony: bool, timesyncd_enabled: bool,
+                                        expected: str) -> None:
+    dpkg_status(host, "systemd-timesyncd", *(["chrony"] if chrony else []))
+    timesyncd(host, timesyncd_enabled)
+    result = evaluate(rule("cis-linux-l1", "2.3.1.1"), host)
+    assert result.status == expected, result.actual
+
+
+def test_any_of_passes_on_one_way_and_reports_every_failed_one(host: FakeHost) -> None:
+    host.file("/etc/a", "x = 1\n")
+    one = {"type": "file_regex", "path": "/etc/a", "pattern": "^x = 1$"}
+    two = {"type": "file_regex", "path": "/etc/a", "pattern": "^x = 2$"}
+    missing = {"type": "file_regex", "path": "/etc/none", "pattern": "x", "missing": "skip"}
+    unknown = {"type": "no_such_rule"}
+    assert evaluate({"type": "any_of", "rules": [two, one]}, host).status == "pass"
+    failed = evaluate({"type": "any_of", "rules": [two, two]}, host)
+    assert failed.status == "fail" and " / " in failed.actual
+    assert evaluate({"type": "any_of", "rules": [missing]}, host).status == "skip"
+    invalid = evaluate({"type": "any_of", "rules": [unknown, one]}, host)  # a broken part is never passed over
+    assert invalid.status == "error" and invalid.actual.startswith("invalid any_of rule")
+
+
+def test_commands_inside_any_of_are_pinned() -> None:
+    from agent.pinning import commands_in
+
+    command = {"type": "command_output", "argv": ["aa-status"], "pattern": "x", "os_types": ["linux"]}
+    assert commands_in({"type": "any_of", "rules": [{"type": "all_of", "rules": [command]}]}) == [["aa-status"]]
