@@ -6,7 +6,9 @@ import asyncio
 import contextlib
 import gc
 import logging
+import os
 import signal
+import sys
 from collections.abc import AsyncIterator
 
 from temporalio.client import Client
@@ -100,5 +102,17 @@ async def main() -> None:
     await engine.dispose()
 
 
-if __name__ == "__main__":
+def run() -> None:
+    """Run until SIGINT/SIGTERM, then end the process without interpreter finalization: the SDK's Rust threads may
+    still call into Python while it finalizes, which aborts a cleanly stopped worker now and then ("PyGILState_
+    Release … finalizing", temporalio/sdk-python#300). By then the worker has shut down and the engine is closed."""
     asyncio.run(main())
+    tracing.flush()
+    logging.shutdown()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if __name__ == "__main__":
+    run()

@@ -51,3 +51,12 @@ def temporal_interceptors(settings: Settings, service_name: str) -> list:
     from temporalio.contrib.opentelemetry import TracingInterceptor
 
     return [TracingInterceptor()]
+
+
+def flush() -> None:
+    """Send the spans still buffered (for a process that ends without running its exit handlers)."""
+    if not _provider_installed:
+        return
+    from opentelemetry import trace
+
+    trace.get_tracer_provider().shutdown()

@@ -43,7 +43,7 @@ def api(_: argparse.Namespace) -> int:
 def worker(_: argparse.Namespace) -> int:
     import worker as process
 
-    asyncio.run(process.main())
+    process.run()
     return 0
 
 
