@@ -1,14 +1,16 @@
 """Scheduler at scale: 100,000 hosts over 10 policies; plan one tick, then open every scan and job through Temporal.
 
-    .venv/bin/python -m bench.scheduler [--hosts 100000] [--policies 10] [--not-due 0.2]
+    .venv/bin/python -m bench.scheduler [--hosts 100000] [--policies 10] [--not-due 0.2] [--workers 1]
 
 1. Planning (target ≤ 1 s): the due-host selection of every policy (activities.scan_store's due-host query: the
-   count and the ordered, limited selection), then plan_policy in full — selection plus the INSERT of the queued
-   scans — in a transaction that is rolled back; the two are printed separately.
-2. One tick through ScanCycleWorkflow with the real worker and no agents (target ≤ 15 s): from the cycle's start
-   until every batch workflow has opened its scan records and agent jobs (agent_jobs == planned scans); the batch
-   workflows are then terminated. Prints the largest payload and the most history events of any one workflow run
-   (Temporal's limits: 2 MB per payload, 50k events per run).
+   count and the ordered, limited selection), then plan_policy in full — selection plus the INSERT of the scans
+   and their agent jobs — in a transaction that is rolled back; the two are printed separately.
+2. One tick through ScanCycleWorkflow with `--workers` worker processes (`worker.py`, as deployed, on one task
+   queue) and no agents (target ≤ 15 s): from the cycle's start until every scan record and agent job is open
+   (agent_jobs == planned scans), and until every batch has its agent waits in flight; the batch workflows are
+   then terminated. From the histories: the longest workflow task, start to completion, of the cycle and every
+   batch (target ≤ 2 s; the SDK's deadlock detector fails a task at 2 s), the longest wait of a task for a worker,
+   the largest payload and the most events of any one run (Temporal's limits: 2 MB per payload, 50k events per run).
 Baseline in the same run: a plain `SELECT count(*)` over the hosts table, and the same server's trivial
 one-activity workflows/s.
 """
@@ -17,18 +19,22 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import sys
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select, text
-from temporalio.api.enums.v1 import EventType
+from temporalio.api.enums.v1 import EventType, TaskQueueType
+from temporalio.api.taskqueue.v1 import TaskQueue
+from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
-from bench.harness import bench_settings, dev_server, fresh_database, sessionmaker_for
+from bench.harness import bench_settings, dev_server, fresh_database, sessionmaker_for, spawn
 from bench.trivial import trivial_workflows_per_second
 from models import CompliancePolicy, ComplianceTemplate, Organization
 from orchestration.types import CycleInput
 from services.scans import _DUE_HOSTS, plan_policy, policy_templates
-from worker import build_worker
+from workflows.scan_batch import AGENT_WAITS_IN_FLIGHT
 from workflows.scan_cycle import ScanCycleWorkflow
 
 OS_TYPES = ("linux", "windows", "bsd")
@@ -124,25 +130,79 @@ def _payload_sizes(message):
                 yield from _payload_sizes(item)
 
 
-async def history_figures(client, workflow_id: str) -> tuple[int, int, float | None]:
-    """(events, largest payload bytes, plan_scan_cycle activity seconds if this run has it)."""
+@dataclass
+class RunFigures:
+    events: int
+    largest_payload: int
+    longest_task: float  # seconds from WORKFLOW_TASK_STARTED to WORKFLOW_TASK_COMPLETED
+    longest_queued: float  # seconds from WORKFLOW_TASK_SCHEDULED to WORKFLOW_TASK_STARTED
+    failed_tasks: int  # workflow tasks failed or timed out (the deadlock detector fails a task at 2 s)
+    plan_seconds: float | None  # the plan_scan_cycle activity, when this run has it
+
+
+async def history_figures(client, workflow_id: str) -> RunFigures:
     events = [e async for e in client.get_workflow_handle(workflow_id).fetch_history_events()]
-    largest = max((size for e in events for size in _payload_sizes(e)), default=0)
+    times = {e.event_id: e.event_time.ToDatetime() for e in events}
+    longest_task = longest_queued = 0.0
+    failed = 0
     plan_seconds, plan_started, scheduled = None, None, {}
     for event in events:
-        if event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
+        if event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_STARTED:
+            queued = times[event.event_id] - times[event.workflow_task_started_event_attributes.scheduled_event_id]
+            longest_queued = max(longest_queued, queued.total_seconds())
+        elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_COMPLETED:
+            took = times[event.event_id] - times[event.workflow_task_completed_event_attributes.started_event_id]
+            longest_task = max(longest_task, took.total_seconds())
+        elif event.event_type in (EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED,
+                                  EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT):
+            failed += 1
+        elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED:
             scheduled[event.event_id] = event.activity_task_scheduled_event_attributes.activity_type.name
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED:
             if scheduled.get(event.activity_task_started_event_attributes.scheduled_event_id) == "plan_scan_cycle":
-                plan_started = event.event_time.ToDatetime()
+                plan_started = times[event.event_id]
         elif event.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
             attributes = event.activity_task_completed_event_attributes
             if scheduled.get(attributes.scheduled_event_id) == "plan_scan_cycle" and plan_started:
-                plan_seconds = (event.event_time.ToDatetime() - plan_started).total_seconds()
-    return len(events), largest, plan_seconds
+                plan_seconds = (times[event.event_id] - plan_started).total_seconds()
+    largest = max((size for e in events for size in _payload_sizes(e)), default=0)
+    return RunFigures(len(events), largest, longest_task, longest_queued, failed, plan_seconds)
 
 
-async def run(hosts: int, policies: int, not_due: float) -> None:
+async def start_workers(client, settings, count: int) -> list:
+    """`count` worker processes on the settings' task queue, each polling before this returns."""
+    workers = [spawn([sys.executable, "worker.py"], settings, f"scheduler-worker-{n}") for n in range(count)]
+    request = DescribeTaskQueueRequest(namespace=client.namespace,
+                                       task_queue=TaskQueue(name=settings.temporal_task_queue),
+                                       task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW)
+    deadline = time.perf_counter() + 60
+    while len((await client.workflow_service.describe_task_queue(request)).pollers) < count:
+        if time.perf_counter() > deadline or any(w.poll() is not None for w in workers):
+            stop_workers(workers)
+            raise RuntimeError("worker processes did not start polling; see .data/scheduler-worker-*.log")
+        await asyncio.sleep(0.2)
+    return workers
+
+
+def stop_workers(workers: list) -> None:
+    for worker in workers:
+        worker.terminate()
+    for worker in workers:
+        worker.wait(timeout=30)
+
+
+async def count_until(sessionmaker, query: str, target: int, started: float, limit: float = 600) -> tuple[int, float]:
+    """Poll `query` until it reaches `target` (or `limit` seconds pass); (last count, seconds since `started`)."""
+    count = 0
+    async with sessionmaker() as session:
+        while count < target and time.perf_counter() - started < limit:
+            await asyncio.sleep(0.1)
+            count = await session.scalar(text(query)) or 0
+            await session.commit()
+    return count, time.perf_counter() - started
+
+
+async def run(hosts: int, policies: int, not_due: float, workers: int) -> None:
     async with fresh_database() as (db_url, engine), dev_server() as env:
         settings = bench_settings(db_url, env)
         sessionmaker = sessionmaker_for(engine)
@@ -153,43 +213,53 @@ async def run(hosts: int, policies: int, not_due: float) -> None:
             count_seconds = time.perf_counter() - started
         selection, full, due = await time_planning(sessionmaker, settings)
 
-        async with build_worker(env.client, sessionmaker, settings):
+        processes = await start_workers(env.client, settings, workers)
+        try:
             started = time.perf_counter()
             handle = await env.client.start_workflow(
                 ScanCycleWorkflow.run, CycleInput(tick="bench", agent_timeout_seconds=3600), id="scan-cycle-bench",
                 task_queue=settings.temporal_task_queue)
             result = await handle.result()
             planned_at = time.perf_counter() - started
-            opened = 0
+            opened, tick_seconds = await count_until(sessionmaker, "SELECT count(*) FROM agent_jobs",
+                                                     result.scans_planned, started)
             async with sessionmaker() as session:
-                while opened < result.scans_planned:
-                    opened = await session.scalar(text("SELECT count(*) FROM agent_jobs")) or 0
-                    await session.commit()
-                    if time.perf_counter() - started > 600:
-                        break
-                    await asyncio.sleep(0.2)
-            tick_seconds = time.perf_counter() - started
-            async with sessionmaker() as session:
-                batch_ids = list(await session.scalars(text(
-                    "SELECT DISTINCT workflow_id FROM compliance_scans WHERE workflow_id LIKE 'scan-batch-%'")))
-            for batch_id in batch_ids:
+                batches = (await session.execute(text("""
+                    SELECT workflow_id, count(*) FROM compliance_scans WHERE workflow_id LIKE 'scan-batch-%'
+                    GROUP BY workflow_id
+                """))).all()
+            waits = sum(min(AGENT_WAITS_IN_FLIGHT, scans) for _, scans in batches)
+            waiting, settled_seconds = await count_until(
+                sessionmaker, "SELECT count(*) FROM agent_jobs WHERE task_token IS NOT NULL", waits, started)
+            for batch_id, _ in batches:
                 await env.client.get_workflow_handle(batch_id).terminate("benchmark done")
-            figures = {w: await history_figures(env.client, w) for w in ["scan-cycle-bench", *batch_ids]}
+        finally:
+            stop_workers(processes)
+        figures = {w: await history_figures(env.client, w) for w in ["scan-cycle-bench", *(b for b, _ in batches)]}
         trivial_rate = await trivial_workflows_per_second(env.client, 200)
 
-    most_events = max(figures.items(), key=lambda item: item[1][0])
-    largest = max(figures.items(), key=lambda item: item[1][1])
-    plan_in_workflow = figures["scan-cycle-bench"][2]
+    def most(field: str) -> tuple[str, RunFigures]:
+        return max(figures.items(), key=lambda item: getattr(item[1], field))
+
+    plan_in_workflow = figures["scan-cycle-bench"].plan_seconds
+    longest_task, longest_queued = most("longest_task"), most("longest_queued")
+    most_events, largest = most("events"), most("largest_payload")
     print(f"hosts / policies              {hosts:,} / {policies} ({due:,} due, {int(not_due * 100)} % scanned 1 h ago)")
     print(f"due-host selection            {selection * 1000:.0f} ms for all policies  (target <= 1 s)")
-    print(f"selection + INSERT of scans   {full * 1000:.0f} ms  (INSERT alone ~{(full - selection) * 1000:.0f} ms)")
+    print(f"selection + INSERT of scans   {full * 1000:.0f} ms  (INSERT of scans and jobs alone "
+          f"~{(full - selection) * 1000:.0f} ms)")
+    print(f"worker processes              {workers}")
     if plan_in_workflow is not None:
         print(f"plan_scan_cycle activity      {plan_in_workflow * 1000:.0f} ms (in the cycle workflow, from history)")
     print(f"cycle workflow done           {planned_at:.2f} s ({result.batches_started} batch workflows, "
           f"{result.scans_planned:,} scans planned)")
     print(f"all scans and jobs opened     {tick_seconds:.2f} s ({opened:,} agent jobs)  (target <= 15 s)")
-    print(f"most events in one run        {most_events[1][0]:,} ({most_events[0]})  (limit 50,000)")
-    print(f"largest payload               {largest[1][1]:,} bytes ({largest[0]})  (limit 2 MB)")
+    print(f"all agent waits in flight     {settled_seconds:.2f} s ({waiting:,} of {waits:,} task tokens stored)")
+    print(f"longest workflow task         {longest_task[1].longest_task:.2f} s ({longest_task[0]})  (target <= 2 s)")
+    print(f"longest wait for a worker     {longest_queued[1].longest_queued:.2f} s ({longest_queued[0]})")
+    print(f"failed workflow tasks         {sum(f.failed_tasks for f in figures.values())}")
+    print(f"most events in one run        {most_events[1].events:,} ({most_events[0]})  (limit 50,000)")
+    print(f"largest payload               {largest[1].largest_payload:,} bytes ({largest[0]})  (limit 2 MB)")
     print(f"baseline: SELECT count(*)     {count_seconds * 1000:.0f} ms over the hosts table")
     print(f"baseline: trivial workflows/s {trivial_rate:.1f}")
 
@@ -199,8 +269,9 @@ def main() -> None:
     parser.add_argument("--hosts", type=int, default=100_000)
     parser.add_argument("--policies", type=int, default=10)
     parser.add_argument("--not-due", type=float, default=0.2)
+    parser.add_argument("--workers", type=int, default=1, help="worker processes on the task queue")
     args = parser.parse_args()
-    asyncio.run(run(args.hosts, args.policies, args.not_due))
+    asyncio.run(run(args.hosts, args.policies, args.not_due, args.workers))
 
 
 if __name__ == "__main__":

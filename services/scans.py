@@ -28,6 +28,16 @@ JOBS_CHANNEL = "agent_jobs"
 # A notification's payload must stay under 8,000 bytes: 36 characters and a comma per host id.
 HOSTS_PER_NOTIFICATION = 200
 
+# The compliance-check job of each scan row `s` of {scans} (id, org_id, host_id, template_id).
+_CHECK_JOBS = """
+    INSERT INTO agent_jobs (id, org_id, host_id, kind, payload, status, scan_id, late, completion_pending,
+                            created_at, updated_at)
+    SELECT gen_random_uuid(), s.org_id, s.host_id, 'compliance_check',
+           jsonb_build_object('scan_id', s.id, 'template_id', s.template_id), 'pending', s.id, false, false,
+           now(), now()
+    FROM {scans} s
+"""
+
 _DUE_HOSTS = """
     FROM hosts h
     LEFT JOIN host_policy_status hps ON hps.host_id = h.id AND hps.policy_id = :policy_id
@@ -91,7 +101,11 @@ async def plan_policy(
     session: AsyncSession, policy: CompliancePolicy, template: ComplianceTemplate, tick: str, now: datetime,
     *, cycle_minutes: int, seen_within: timedelta, workflow_chunk: int = WORKFLOW_CHUNK,
 ) -> PolicyPlan:
-    """Queue scans for this tick's share of the policy's due hosts, oldest first, chunked into batch workflows."""
+    """Open scans and agent jobs for this tick's share of the policy's due hosts, oldest first, chunked into batch
+    workflows, and tell the API at commit which hosts got jobs.
+
+    One statement writes each scan as running with its job, so no batch rewrites its scans: the scans' UPDATE to
+    running cost a second write of every row and of its indexes. A batch workflow only waits for these jobs."""
     params = {"policy_id": policy.id, "org_id": policy.org_id, "os_type": policy.os_type,
               "seen_since": now - seen_within, "due_before": now - timedelta(hours=policy.scan_interval_hours)}
     due = await session.scalar(text(f"SELECT count(*) {_DUE_HOSTS}"), params) or 0
@@ -99,7 +113,7 @@ async def plan_policy(
     if due == 0:
         return PolicyPlan(policy.id, 0, size, 0)
     batch_ids = [ids.scan_batch(policy.id, tick, n) for n in range(-(-size // workflow_chunk))]
-    result = await session.execute(text(f"""
+    hosts = list(await session.scalars(text(f"""
         WITH due AS (
             SELECT h.id AS host_id, hps.last_completed_at {_DUE_HOSTS}
             ORDER BY hps.last_completed_at NULLS FIRST, h.id
@@ -107,44 +121,49 @@ async def plan_policy(
         ), numbered AS (
             SELECT host_id, (row_number() OVER (ORDER BY last_completed_at NULLS FIRST, host_id) - 1) / :chunk AS n
             FROM due
+        ), opened AS (
+            INSERT INTO compliance_scans (id, org_id, host_id, policy_id, template_id, template_version, scan_type,
+                                          status, workflow_id, result_data, total, passed, failed, errors, skipped,
+                                          waived, started_at, created_at, updated_at)
+            SELECT gen_random_uuid(), :org_id, numbered.host_id, :policy_id, coalesce(o.template_id, :template_id),
+                   coalesce(ot.version, :template_version), 'scheduled', 'running',
+                   (CAST(:batch_ids AS text[]))[numbered.n + 1], '{{}}',
+                   0, 0, 0, 0, 0, 0, now(), now(), now()
+            FROM numbered
+            LEFT JOIN policy_host_overrides o ON o.policy_id = :policy_id AND o.host_id = numbered.host_id
+            LEFT JOIN compliance_templates ot ON ot.id = o.template_id
+            ON CONFLICT DO NOTHING
+            RETURNING id, org_id, host_id, template_id
         )
-        INSERT INTO compliance_scans (id, org_id, host_id, policy_id, template_id, template_version, scan_type,
-                                      status, workflow_id, result_data, total, passed, failed, errors, skipped,
-                                      waived, created_at, updated_at)
-        SELECT gen_random_uuid(), :org_id, numbered.host_id, :policy_id, coalesce(o.template_id, :template_id),
-               coalesce(ot.version, :template_version), 'scheduled', 'queued',
-               (CAST(:batch_ids AS text[]))[numbered.n + 1], '{{}}',
-               0, 0, 0, 0, 0, 0, now(), now()
-        FROM numbered
-        LEFT JOIN policy_host_overrides o ON o.policy_id = :policy_id AND o.host_id = numbered.host_id
-        LEFT JOIN compliance_templates ot ON ot.id = o.template_id
-        ON CONFLICT DO NOTHING
+        {_CHECK_JOBS.format(scans="opened")}
+        RETURNING host_id
     """), params | {"limit": size, "chunk": workflow_chunk, "batch_ids": batch_ids, "template_id": template.id,
-                    "template_version": template.version})
-    return PolicyPlan(policy.id, due, size, result.rowcount)
+                    "template_version": template.version}))
+    await notify_jobs(session, set(hosts))
+    return PolicyPlan(policy.id, due, size, len(hosts))
 
 
 async def queued_batches(session: AsyncSession, tick: str) -> list[tuple[str, uuid.UUID, uuid.UUID, int]]:
+    """The tick's batch workflows with their open scans (a retried planning finds what the first attempt opened)."""
     rows = await session.execute(text("""
         SELECT workflow_id, policy_id, org_id, count(*) FROM compliance_scans
-        WHERE status = 'queued' AND scan_type = 'scheduled' AND workflow_id LIKE :pattern
+        WHERE status IN ('queued', 'running') AND scan_type = 'scheduled' AND workflow_id LIKE :pattern
         GROUP BY workflow_id, policy_id, org_id ORDER BY workflow_id
     """), {"pattern": ids.scan_batches_of_tick(tick)})
     return [tuple(r) for r in rows]
 
 
 async def open_jobs(session: AsyncSession, batch_id: str) -> list[tuple[uuid.UUID, uuid.UUID, uuid.UUID]]:
-    """Create the agent job of every queued scan of the batch and mark the scans running (idempotent)."""
-    await session.execute(text("""
-        INSERT INTO agent_jobs (id, org_id, host_id, kind, payload, status, scan_id, late, completion_pending,
-                                created_at, updated_at)
-        SELECT gen_random_uuid(), s.org_id, s.host_id, 'compliance_check',
-               jsonb_build_object('scan_id', s.id, 'template_id', s.template_id), 'pending', s.id, false, false,
-               now(), now()
-        FROM compliance_scans s
+    """Open the agent job of every open scan of the batch that has none, mark queued scans running (idempotent),
+    and return (scan, job, host) of every running scan. Planning opens scheduled scans with their jobs; one-host
+    scans are queued and opened here."""
+    hosts = list(await session.scalars(text(f"""
+        {_CHECK_JOBS.format(scans="compliance_scans")}
         WHERE s.workflow_id = :batch AND s.status IN ('queued', 'running')
+          AND NOT EXISTS (SELECT 1 FROM agent_jobs j WHERE j.scan_id = s.id AND j.kind = 'compliance_check')
         ON CONFLICT DO NOTHING
-    """), {"batch": batch_id})
+        RETURNING host_id
+    """), {"batch": batch_id}))
     await session.execute(text("""
         UPDATE compliance_scans SET status = 'running', started_at = coalesce(started_at, now()), updated_at = now()
         WHERE workflow_id = :batch AND status = 'queued'
@@ -155,9 +174,8 @@ async def open_jobs(session: AsyncSession, batch_id: str) -> list[tuple[uuid.UUI
         WHERE s.workflow_id = :batch AND s.status = 'running'
         ORDER BY s.created_at, s.id
     """), {"batch": batch_id})
-    refs = [tuple(r) for r in rows]
-    await notify_jobs(session, {host_id for _, _, host_id in refs})
-    return refs
+    await notify_jobs(session, set(hosts))
+    return [tuple(r) for r in rows]
 
 
 async def notify_jobs(session: AsyncSession, host_ids: set[uuid.UUID]) -> None:
