@@ -1,14 +1,17 @@
-"""Result ingest: scans of 300 checks recorded through the real recording code, against raw COPY of the same rows.
+"""Result ingest: scans of 300 checks recorded by the recording activity, against raw COPY of the same rows.
 
     .venv/bin/python -m bench.ingest [--batches 20] [--scans 50] [--checks 300] [--hosts 250] [--single 50]
                                      [--drift 0.05,1] [--concurrency 2]
 
-Each micro-batch of `--scans` running scans (agent jobs completed, results posted) is recorded the way
-record_scan_results does it: record_completed_scans in one transaction (waivers, counts, scores, history, latest
-state, host status). Hosts are reused across batches, so most batches update existing latest state, as in steady
-operation. Prints check results/s, p50/p99 per micro-batch and per scan (batch time / scans), the latency of
-one-scan micro-batches, and the baseline measured in the same run: psycopg COPY of the very rows the recording
-wrote (scan_id, check_id, rule_id, status, actual, exception_id) into a scratch table without indexes.
+Each micro-batch of `--scans` running scans (agent jobs completed, results posted) is recorded by the activity
+itself, ScanActivities.record_scan_results, called in process rather than through Temporal: one transaction with
+waivers, counts, scores, history, latest state, host status, notifications, regression alerts, incidents and
+remediation planning (no webhook is subscribed, so no delivery starts). Hosts are reused across batches, so most
+batches update existing latest state, as in steady operation. Prints the drift assumed, check results/s, p50/p99
+per micro-batch and per scan (batch time / scans), the latency of one-scan micro-batches, what the activity
+raised besides the history (notifications, alerts, incidents, remediations), and the baseline measured in the same
+run: psycopg COPY of the very rows the recording wrote (scan_id, check_id, rule_id, status, actual, exception_id)
+into a scratch table without indexes.
 Target: ≥ 50 % of the COPY rate.
 
 `--drift` is the share of a host's checks whose outcome is drawn anew in each scan; the others repeat the host's
@@ -32,10 +35,12 @@ from datetime import UTC, datetime
 import psycopg
 from sqlalchemy import text
 
+from activities.scans import ScanActivities
 from bench.harness import fresh_database, sessionmaker_for
+from config import Settings
 from models import ComplianceCheck, ComplianceException, CompliancePolicy, ComplianceTemplate, Host, Organization
 from models.db import libpq_url
-from services.scan_recording import record_completed_scans
+from orchestration.types import RecordInput
 from worker import tune_garbage_collector
 
 SCRATCH = "bench_copy_results"
@@ -103,14 +108,13 @@ async def open_completed_scans(sessionmaker, ctx: dict, hosts: list[uuid.UUID], 
     return scan_ids
 
 
-async def record(sessionmaker, scan_ids: list[uuid.UUID]) -> tuple[float, int]:
-    """What record_scan_results does with the completed scans, timed."""
+async def record(activities: ScanActivities, scan_ids: list[uuid.UUID], checks: int) -> tuple[float, int]:
+    """The recording activity over the completed scans, timed."""
     started = time.perf_counter()
-    async with sessionmaker() as session, session.begin():
-        scored, _checks = await record_completed_scans(session, scan_ids, datetime.now(UTC))
+    outcome = await activities.record_scan_results(RecordInput(completed_scan_ids=[str(i) for i in scan_ids]))
     elapsed = time.perf_counter() - started
-    assert len(scored) == len(scan_ids), "every scan must be recorded"
-    return elapsed, sum(s.counts["total"] for s in scored)
+    assert outcome.recorded == len(scan_ids), "every scan must be recorded"
+    return elapsed, outcome.recorded * checks
 
 
 def copy_rows(conninfo: str, scan_ids: list[uuid.UUID]) -> tuple[float, int]:
@@ -131,11 +135,16 @@ def percentile(values: list[float], q: float) -> float:
 
 
 async def measure(sessionmaker, conninfo: str, args, drift: float) -> None:
+    activities = ScanActivities(sessionmaker, Settings())
     ctx = await arrange(sessionmaker, args.checks, max(args.hosts, args.scans))
     pool, scans = ctx["hosts"], args.scans
     # Every host gets a first scan before timing starts: first scans insert every state row, once per host.
     for offset in range(0, len(pool), scans):
-        await record(sessionmaker, await open_completed_scans(sessionmaker, ctx, pool[offset:offset + scans], drift))
+        await record(activities, await open_completed_scans(sessionmaker, ctx, pool[offset:offset + scans], drift),
+                     args.checks)
+    # A fleet in steady operation has planner statistics; a fresh database gets them from autovacuum only later.
+    async with sessionmaker() as session, session.begin():
+        await session.execute(text("ANALYZE"))
 
     batch_times, copy_times = [], []
     recorded = copied = 0
@@ -143,7 +152,7 @@ async def measure(sessionmaker, conninfo: str, args, drift: float) -> None:
         offset = (n * scans) % len(pool)
         picked = (pool + pool)[offset:offset + scans]
         scan_ids = await open_completed_scans(sessionmaker, ctx, picked, drift)
-        elapsed, results = await record(sessionmaker, scan_ids)
+        elapsed, results = await record(activities, scan_ids, args.checks)
         batch_times.append(elapsed)
         recorded += results
         copy_elapsed, rows = copy_rows(conninfo, scan_ids)
@@ -157,14 +166,14 @@ async def measure(sessionmaker, conninfo: str, args, drift: float) -> None:
         groups = [pool[k * scans:(k + 1) * scans] for k in range(width)]
         opened = [await open_completed_scans(sessionmaker, ctx, hosts, drift) for hosts in groups]
         started = time.perf_counter()
-        outcomes = await asyncio.gather(*(record(sessionmaker, ids) for ids in opened))
+        outcomes = await asyncio.gather(*(record(activities, ids, args.checks) for ids in opened))
         concurrent_wall += time.perf_counter() - started
         concurrent_results += sum(results for _elapsed, results in outcomes)
 
     single_times = []
     for n in range(args.single):
         scan_ids = await open_completed_scans(sessionmaker, ctx, [pool[n % len(pool)]], drift)
-        single_times.append((await record(sessionmaker, scan_ids))[0])
+        single_times.append((await record(activities, scan_ids, args.checks))[0])
 
     rate, copy_rate = recorded / sum(batch_times), copied / sum(copy_times)
     per_scan = [t / scans for t in batch_times]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import struct
 import uuid
 from collections.abc import Sequence
+from itertools import chain
 
 UUID_OID, TEXT_OID = 2950, 25
 SIGNATURE = b"PGCOPY\n\xff\r\n\x00" + b"\x00\x00\x00\x00" + b"\x00\x00\x00\x00"
@@ -36,7 +37,12 @@ def uuid_array(values: Sequence[uuid.UUID | None]) -> bytes:
 
 
 def text_array(values: Sequence[str | None]) -> bytes:
-    return array(TEXT_OID, [None if v is None else v.encode() for v in values])
+    if not values or None in values:
+        return array(TEXT_OID, [None if v is None else v.encode() for v in values])
+    # Without NULLs (a scan's actual values, usually) each element is its length and bytes, interleaved in C.
+    encoded = list(map(str.encode, values))
+    return _array_header(1, 0, TEXT_OID, len(encoded), 1) + b"".join(
+        chain.from_iterable(zip(map(_length, map(len, encoded)), encoded, strict=True)))
 
 
 _STATUS_ELEMENTS = {s: _length(len(s)) + s.encode() for s in ("pass", "fail", "error", "skip", "waived")}
@@ -46,7 +52,7 @@ def status_array(statuses: Sequence[str]) -> bytes:
     """Statuses come from five values, so their encoded elements are looked up rather than built."""
     if not statuses:
         return _empty_array_header(0, 0, TEXT_OID)
-    return _array_header(1, 0, TEXT_OID, len(statuses), 1) + b"".join(_STATUS_ELEMENTS[s] for s in statuses)
+    return _array_header(1, 0, TEXT_OID, len(statuses), 1) + b"".join(map(_STATUS_ELEMENTS.__getitem__, statuses))
 
 
 def row(*fields: bytes | None) -> bytes:

@@ -89,14 +89,15 @@ async def _judge(
     session: AsyncSession, scored: list[ScoredScan], checks: dict[uuid.UUID, list[CheckInfo]]
 ) -> list[ScanVerdict]:
     baselines = await _baseline_scores(session, scored)
-    severities = {c.id: c.severity for template_checks in checks.values() for c in template_checks}
+    critical = {template_id: [(n, c.rule_id) for n, c in enumerate(template_checks) if c.severity == "critical"]
+                for template_id, template_checks in checks.items()}
     verdicts = []
     for scan in sorted(scored, key=lambda s: (s.completed_at, str(s.scan_id))):
         window, previous = baselines.get(scan.scan_id, ([], None))
         # An incomplete scan's score is not a measurement to compare with anything.
         regression = None if scan.incomplete else detect_regression(choose_baseline(window, previous), scan.score)
-        failed_critical = sorted(o.rule_id for o in scan.outcomes
-                                 if o.status == "fail" and severities.get(o.check_id) == "critical")
+        failed_critical = sorted(rule_id for n, rule_id in critical.get(scan.template_id, [])
+                                 if scan.statuses[n] == "fail")
         verdicts.append(ScanVerdict(
             scan=scan, notice=score_notification(scan.score), regression=regression,
             reasons=incident_reasons(len(failed_critical), scan.score, regression), failed_critical=failed_critical,

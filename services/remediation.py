@@ -234,14 +234,16 @@ def start_of(rem: Remediation) -> RemediationStart:
 
 
 async def _gates(session: AsyncSession, scored: list[ScoredScan]) -> tuple[dict, dict]:
-    policies = await session.execute(text("""
-        SELECT id, approval_mode, auto_remediate_critical, auto_remediate_high, auto_remediate_medium,
-               auto_remediate_low
-        FROM compliance_policies WHERE id = ANY(:ids)
+    rows = await session.execute(text("""
+        SELECT p.id, p.approval_mode, p.auto_remediate_critical, p.auto_remediate_high, p.auto_remediate_medium,
+               p.auto_remediate_low, o.id, o.automation_paused
+        FROM compliance_policies p JOIN organizations o ON o.id = p.org_id
+        WHERE p.id = ANY(:ids)
     """), {"ids": list({s.policy_id for s in scored})})
-    paused = await session.execute(text("SELECT id, automation_paused FROM organizations WHERE id = ANY(:ids)"),
-                                   {"ids": list({s.org_id for s in scored})})
-    return {row[0]: PolicyGates(*row[1:]) for row in policies}, dict(paused.all())
+    gates, paused = {}, {}
+    for policy_id, *flags, org_id, automation_paused in rows:
+        gates[policy_id], paused[org_id] = PolicyGates(*flags), automation_paused
+    return gates, paused
 
 
 async def plan_scan_remediations(
@@ -258,22 +260,32 @@ async def plan_scan_remediations(
     if not candidates:
         return []
     gates, paused = await _gates(session, candidates)
+    # Only checks with an automated fix whose severity gate is on can become remediations: per template and
+    # policy, their positions are found once, and a scan looks at its outcomes there alone.
+    remediable: dict[tuple[uuid.UUID, uuid.UUID], list[tuple[int, FailedCheck]]] = {}
     rows: dict[str, list] = {k: [] for k in ("scan", "check", "org", "host", "policy", "rule", "status", "reason",
                                              "workflow")}
     for scan in candidates:
         policy_gates = gates.get(scan.policy_id)
         if policy_gates is None:
             continue
-        info = {c.id: c for c in checks.get(scan.template_id, [])}
-        failed = [FailedCheck(c.id, c.rule_id, c.severity, c.remediation_type, c.requires_change)
-                  for o in scan.outcomes if o.status == "fail" and (c := info.get(o.check_id)) is not None]
+        shape = (scan.template_id, scan.policy_id)
+        if shape not in remediable:
+            remediable[shape] = [
+                (n, FailedCheck(c.id, c.rule_id, c.severity, c.remediation_type, c.requires_change))
+                for n, c in enumerate(checks.get(scan.template_id, []))
+                if c.remediation_type in rules.AUTOMATIC_REMEDIATION_TYPES and policy_gates.allows(c.severity)]
+        failed = [check for n, check in remediable[shape] if scan.statuses[n] == "fail"]
+        if not failed:
+            continue
         planned, skipped = plan_remediations(failed, policy_gates, bool(paused.get(scan.org_id)), scan.scan_type,
                                              frozenset())
         decided = [(p.check_id, "planned", None) for p in planned]
         decided += [(s.check_id, "skipped", s.reason) for s in skipped if s.reason == "automation_paused"]
+        rule_ids = {check.check_id: check.rule_id for check in failed}
         for check_id, status, reason in decided:
             for key, value in (("scan", scan.scan_id), ("check", check_id), ("org", scan.org_id),
-                               ("host", scan.host_id), ("policy", scan.policy_id), ("rule", info[check_id].rule_id),
+                               ("host", scan.host_id), ("policy", scan.policy_id), ("rule", rule_ids[check_id]),
                                ("status", status), ("reason", reason),
                                ("workflow", ids.remediation(scan.scan_id, check_id))):
                 rows[key].append(value)

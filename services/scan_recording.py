@@ -10,7 +10,7 @@ from datetime import datetime
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from domain.exceptions import CheckOutcome, ExceptionScope, apply_waivers
+from domain.exceptions import ExceptionScope, find_waiver
 from domain.scoring import (
     DEFAULT_INCOMPLETE_ERROR_SHARE,
     INCOMPLETE,
@@ -39,6 +39,9 @@ class CheckInfo:
 
 @dataclass
 class ScoredScan:
+    """A recorded scan. Its outcomes are columns in the order of its template's enabled checks (`load_checks`),
+    not one object per check: a micro-batch holds tens of thousands of them."""
+
     scan_id: uuid.UUID
     org_id: uuid.UUID
     host_id: uuid.UUID
@@ -51,7 +54,29 @@ class ScoredScan:
     score_reason: str | None
     counts: dict[str, int]
     incomplete: bool = False
-    outcomes: list[CheckOutcome] = field(repr=False, default_factory=list)
+    statuses: list[str] = field(repr=False, default_factory=list)
+    actuals: list[str | None] = field(repr=False, default_factory=list)
+    waivers: dict[int, uuid.UUID] = field(repr=False, default_factory=dict)  # position -> waiving exception
+
+
+@dataclass
+class TemplateChecks:
+    """A template's enabled checks with what every scan of it shares, computed once per micro-batch."""
+
+    checks: list[CheckInfo]
+    keys: list[str] = field(init=False)
+    encoded_check_ids: bytes = field(init=False, repr=False)
+    encoded_rule_ids: bytes = field(init=False, repr=False)
+    no_waivers: bytes = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self.keys = [c.key for c in self.checks]
+        self.encoded_check_ids = history_copy.uuid_array([c.id for c in self.checks])
+        self.encoded_rule_ids = history_copy.text_array([c.rule_id for c in self.checks])
+        self.no_waivers = history_copy.uuid_array([None] * len(self.checks))
+
+    def positions_of(self, rule_ids) -> list[int]:
+        return [n for n, c in enumerate(self.checks) if c.rule_id in rule_ids]
 
 
 async def _running_scans(session: AsyncSession, scan_ids: list[uuid.UUID]) -> list:
@@ -77,14 +102,18 @@ async def load_checks(session: AsyncSession, template_ids: set[uuid.UUID]) -> di
     return checks
 
 
-async def _active_exceptions(session: AsyncSession, org_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[ExceptionScope]]:
+async def _active_exceptions(
+    session: AsyncSession, org_ids: set[uuid.UUID]
+) -> dict[uuid.UUID, dict[str, list[ExceptionScope]]]:
+    """Per organization, its live exceptions by rule id."""
     rows = await session.execute(text("""
         SELECT org_id, id, rule_id, host_id, host_group_id, status, expires_at FROM compliance_exceptions
         WHERE org_id = ANY(:orgs) AND status = 'active' AND (expires_at IS NULL OR expires_at > now())
     """), {"orgs": list(org_ids)})
-    by_org: dict[uuid.UUID, list[ExceptionScope]] = defaultdict(list)
+    by_org: dict[uuid.UUID, dict[str, list[ExceptionScope]]] = defaultdict(lambda: defaultdict(list))
     for org_id, *values in rows:
-        by_org[org_id].append(ExceptionScope(*values))
+        exception = ExceptionScope(*values)
+        by_org[org_id][exception.rule_id].append(exception)
     return by_org
 
 
@@ -98,17 +127,33 @@ async def _group_memberships(session: AsyncSession, host_ids: set[uuid.UUID]) ->
     return {host: frozenset(ids) for host, ids in groups.items()}
 
 
-def outcomes_for(checks: list[CheckInfo], result: dict | None) -> list[CheckOutcome]:
-    """Every enabled check of the template gets an outcome; a check the agent did not answer is an error."""
-    answered = {str(item.get("check_id")): item for item in (result or {}).get("results", [])}
-    outcomes = []
-    for check in checks:
-        item = answered.get(check.key)
-        if item is None:
-            outcomes.append(CheckOutcome(check.id, check.rule_id, "error", NO_RESULT))
-        else:
-            outcomes.append(CheckOutcome(check.id, check.rule_id, item["status"], item.get("actual")))
-    return outcomes
+def answers(template: TemplateChecks, result: dict | None) -> tuple[list[str], list[str | None]]:
+    """Every enabled check's status and actual value, in template order; a check the agent did not answer is an
+    error. Agents answer in the order of their job, so the answers usually line up with the template as they are."""
+    items = (result or {}).get("results", [])
+    if len(items) == len(template.keys) and [item.get("check_id") for item in items] == template.keys:
+        return [item["status"] for item in items], [item.get("actual") for item in items]
+    answered = {str(item.get("check_id")): item for item in items}
+    statuses, actuals = [], []
+    for key in template.keys:
+        item = answered.get(key)
+        statuses.append("error" if item is None else item["status"])
+        actuals.append(NO_RESULT if item is None else item.get("actual"))
+    return statuses, actuals
+
+
+def waive(template: TemplateChecks, statuses: list[str], positions: list[int], host_id: uuid.UUID,
+          groups: frozenset, exceptions: dict[str, list[ExceptionScope]], now: datetime) -> dict[int, uuid.UUID]:
+    """Turn failures that a live exception covers into `waived` (in place); the waiving exception by position.
+    Only `positions`, the checks whose rules have exceptions, are looked at."""
+    waivers = {}
+    for n in positions:
+        if statuses[n] == "fail":
+            rule_id = template.checks[n].rule_id
+            exception_id = find_waiver(rule_id, host_id, groups, exceptions[rule_id], now)
+            if exception_id is not None:
+                statuses[n], waivers[n] = "waived", exception_id
+    return waivers
 
 
 async def record_completed_scans(
@@ -121,14 +166,24 @@ async def record_completed_scans(
     if not rows:
         return [], {}
     checks = await load_checks(session, {r.template_id for r in rows})
+    templates = {template_id: TemplateChecks(template_checks) for template_id, template_checks in checks.items()}
+    empty = TemplateChecks([])
     exceptions = await _active_exceptions(session, {r.org_id for r in rows})
     groups = await _group_memberships(session, {r.host_id for r in rows})
+    waivable: dict[tuple[uuid.UUID, uuid.UUID], list[int]] = {}
 
     scored: list[ScoredScan] = []
     for row in rows:
-        outcomes = apply_waivers(outcomes_for(checks.get(row.template_id, []), row.result), row.host_id,
-                                 groups.get(row.host_id, frozenset()), exceptions.get(row.org_id, []), now)
-        counts = count_statuses(o.status for o in outcomes)
+        template = templates.get(row.template_id, empty)
+        statuses, actuals = answers(template, row.result)
+        waivers = {}
+        if org_exceptions := exceptions.get(row.org_id):
+            key = (row.template_id, row.org_id)
+            if key not in waivable:
+                waivable[key] = template.positions_of(org_exceptions)
+            waivers = waive(template, statuses, waivable[key], row.host_id, groups.get(row.host_id, frozenset()),
+                            org_exceptions, now)
+        counts = count_statuses(statuses)
         score = compute_score(counts)
         incomplete = is_incomplete(counts, max_error_share)
         scored.append(ScoredScan(
@@ -138,14 +193,14 @@ async def record_completed_scans(
             score_reason=INCOMPLETE if incomplete and score.reason is None else score.reason, incomplete=incomplete,
             counts={"total": counts.total, "passed": counts.passed, "failed": counts.failed, "errors": counts.errors,
                     "skipped": counts.skipped, "waived": counts.waived},
-            outcomes=outcomes,
+            statuses=statuses, actuals=actuals, waivers=waivers,
         ))
-    await _store(session, scored)
+    await _store(session, scored, templates)
     return scored, checks
 
 
-async def _store(session: AsyncSession, scored: list[ScoredScan]) -> None:
-    await _store_history(session, scored)
+async def _store(session: AsyncSession, scored: list[ScoredScan], templates: dict[uuid.UUID, TemplateChecks]) -> None:
+    await _store_history(session, scored, templates)
     await _store_latest_state(session, scored)
     await _store_scores(session, scored)
 
@@ -154,7 +209,8 @@ HISTORY_COPY = ("COPY scan_results (scan_id, check_ids, rule_ids, statuses, actu
                 "FROM STDIN (FORMAT BINARY)")
 
 
-async def _store_history(session: AsyncSession, scored: list[ScoredScan]) -> None:
+async def _store_history(session: AsyncSession, scored: list[ScoredScan],
+                         templates: dict[uuid.UUID, TemplateChecks]) -> None:
     """One `scan_results` row per scan (parallel arrays in template order), written by binary COPY.
 
     Only running scans reach this point, locked by this transaction, so none has a history row yet; the delete
@@ -164,17 +220,15 @@ async def _store_history(session: AsyncSession, scored: list[ScoredScan]) -> Non
         return
     await session.execute(text("DELETE FROM scan_results WHERE scan_id = ANY(:ids)"),
                           {"ids": [scan.scan_id for scan in scored]})
-    per_template: dict[uuid.UUID, tuple[bytes, bytes]] = {}
+    empty = TemplateChecks([])
     data = [history_copy.SIGNATURE]
     for scan in scored:
-        if scan.template_id not in per_template:
-            per_template[scan.template_id] = (history_copy.uuid_array([o.check_id for o in scan.outcomes]),
-                                              history_copy.text_array([o.rule_id for o in scan.outcomes]))
-        check_ids, rule_ids = per_template[scan.template_id]
+        template = templates.get(scan.template_id, empty)
+        waivers = template.no_waivers if not scan.waivers else history_copy.uuid_array(
+            [scan.waivers.get(n) for n in range(len(scan.statuses))])
         data.append(history_copy.row(
-            scan.scan_id.bytes, check_ids, rule_ids, history_copy.status_array([o.status for o in scan.outcomes]),
-            history_copy.text_array([o.actual for o in scan.outcomes]),
-            history_copy.uuid_array([o.exception_id for o in scan.outcomes]),
+            scan.scan_id.bytes, template.encoded_check_ids, template.encoded_rule_ids,
+            history_copy.status_array(scan.statuses), history_copy.text_array(scan.actuals), waivers,
         ))
     data.append(history_copy.TRAILER)
     connection = await (await session.connection()).get_raw_connection()
