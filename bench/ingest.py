@@ -72,7 +72,8 @@ async def arrange(sessionmaker, checks: int, hosts: int) -> dict:
 
 
 async def open_completed_scans(sessionmaker, ctx: dict, hosts: list[uuid.UUID], drift: float) -> list[uuid.UUID]:
-    """Running scans whose agent jobs have completed with a full result document, built set-based."""
+    """Running scans whose agent jobs have completed with a full result document, built set-based; the answers come
+    in the order of the job's checks, as agents send them (agent/runner.py)."""
     scan_ids = [uuid.uuid4() for _ in hosts]
     async with sessionmaker() as session, session.begin():
         await session.execute(text("""
@@ -95,7 +96,7 @@ async def open_completed_scans(sessionmaker, ctx: dict, hosts: list[uuid.UUID], 
                     'check_id', c.id,
                     'status', CASE WHEN v.p < 75 THEN 'pass' WHEN v.p < 94 THEN 'fail'
                                    WHEN v.p < 95 THEN 'error' ELSE 'skip' END,
-                    'actual', 'observed value ' || v.p))) AS doc
+                    'actual', 'observed value ' || v.p) ORDER BY c.position)) AS doc
                 FROM compliance_checks c
                 CROSS JOIN LATERAL (SELECT CASE
                     WHEN abs(hashtext('drift' || s.id::text || c.rule_id)) % 10000 < :drift
