@@ -27,8 +27,12 @@ from agent.runner import run_job
 
 APPROVAL_POLL_SECONDS = 30
 log = logging.getLogger("agent")
-HEARTBEAT_SECONDS = 60
-POLL_WAIT = 25
+# Every request an agent makes keeps its host online (the API writes when it was last seen, in bulk); the
+# heartbeat only refreshes the host's facts (address, OS version).
+HEARTBEAT_SECONDS = 300
+# A long poll waits this long for jobs: under the 60 s that proxies commonly allow an idle request. An idle fleet
+# of 2,000 agents then sends ~40 requests/s.
+POLL_WAIT = 55
 
 
 def local_facts() -> dict:

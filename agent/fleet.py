@@ -182,9 +182,22 @@ class Fleet:
         self.hosts.extend(created)
         return list(created)
 
-    def start(self, wait: int = 20) -> None:
+    def start(self, wait: int = 20, heartbeat: float | None = None) -> None:
+        """Every host long-polls with `wait`; with `heartbeat`, each also sends a heartbeat that often, starting
+        at a random moment of the period, as reference agents started at different times do."""
         self._stop.clear()
         self._tasks = [asyncio.create_task(host.serve(self._stop, wait)) for host in self.hosts]
+        if heartbeat:
+            self._tasks += [asyncio.create_task(self._beat(host, heartbeat)) for host in self.hosts]
+
+    async def _beat(self, host: SimulatedHost, every: float) -> None:
+        await asyncio.sleep(random.uniform(0, every))
+        while not self._stop.is_set():
+            try:
+                await host.api.heartbeat()
+            except (ApiError, Unreachable, RuntimeError) as exc:
+                log.debug("%s heartbeat failed: %s", host.hostname, exc)
+            await asyncio.sleep(every)
 
     async def stop(self) -> None:
         self._stop.set()

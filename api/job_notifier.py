@@ -1,6 +1,7 @@
 """The agent gateway's one PostgreSQL listener per API process: it wakes the long polls of the hosts that got a
 job, tells a poll whether its host can have anything new since it last looked (so an idle poll costs no query),
-and makes the process forget cached agent credentials when an agent is revoked or approved."""
+makes the process forget cached agent credentials when an agent is revoked or approved, re-checks the cached ones
+in one query per sweep, and writes when agents were last seen for all of them at once."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import psycopg
 from sqlalchemy import text
@@ -30,6 +31,18 @@ LOOK_AT_LEAST_EVERY = 600.0
 # Polls and agent logins that look in the database at once; the others queue without a connection, so a burst of
 # polls (a fleet reconnecting after a restart) leaves the pool to result posts and people, and none times out on it.
 CONCURRENT_LOOKS = 8
+_STILL_VALID = """
+    SELECT a.token_hash FROM agents a
+    WHERE a.token_hash = ANY(%(hashes)s) AND a.revoked_at IS NULL AND a.approved_at IS NOT NULL
+"""
+_SEEN_HOSTS = """
+    UPDATE hosts h SET last_seen = s.at FROM unnest(%(ids)s::uuid[], %(ats)s::timestamptz[]) AS s(id, at)
+    WHERE h.id = s.id AND (h.last_seen IS NULL OR h.last_seen < s.at)
+"""
+_SEEN_AGENTS = """
+    UPDATE agents a SET last_seen = s.at FROM unnest(%(ids)s::uuid[], %(ats)s::timestamptz[]) AS s(id, at)
+    WHERE a.id = s.id AND (a.last_seen IS NULL OR a.last_seen < s.at)
+"""
 _CLAIMABLE_FOR = """
     SELECT DISTINCT host_id FROM agent_jobs
     WHERE host_id = ANY(%(hosts)s) AND status IN ('pending', 'delivered')
@@ -45,9 +58,11 @@ class AgentIdentity:
 
 
 class AgentCredentials:
-    """Token hash → identity of approved, unrevoked agents, for a few seconds, so a poll or a result post needs no
-    query to authenticate. A revocation or an approval is announced on CREDENTIALS_CHANNEL and drops the host's
-    entries at once; the time limit covers an announcement missed while the listener was reconnecting."""
+    """Token hash → identity of approved, unrevoked agents, so a poll or a result post needs no query to
+    authenticate. A revocation or an approval is announced on CREDENTIALS_CHANNEL and drops the host's entries at
+    once; the listener also re-checks every entry in one query per sweep and renews those still valid (a change
+    made directly in the database counts within a sweep). The time limit covers a listener that is not
+    connected: nothing is renewed then, and entries run out."""
 
     def __init__(self, ttl_seconds: float):
         self.ttl = ttl_seconds
@@ -73,6 +88,53 @@ class AgentCredentials:
 
     def clear(self) -> None:
         self._entries.clear()
+
+    def hashes(self) -> list[str]:
+        return list(self._entries)
+
+    def renew(self, checked: list[str], valid: set[str]) -> None:
+        """`checked` were looked up in the database; the `valid` ones get a new time limit, the others go."""
+        until = time.monotonic() + self.ttl
+        for token_hash in checked:
+            entry = self._entries.get(token_hash)
+            if entry is None:
+                continue  # dropped by an announcement meanwhile
+            if token_hash in valid:
+                self._entries[token_hash] = (entry[0], until)
+            else:
+                del self._entries[token_hash]
+
+
+class Liveness:
+    """When each agent (and its host) was last heard from, kept in memory and written for all of them at once:
+    a poll that waits and finds nothing then costs no write, and an agent needs no heartbeat to stay online."""
+
+    def __init__(self) -> None:
+        self._agents: dict[uuid.UUID, datetime] = {}
+        self._hosts: dict[uuid.UUID, datetime] = {}
+
+    def seen(self, identity: AgentIdentity) -> None:
+        now = datetime.now(UTC)
+        self._agents[identity.agent_id] = now
+        self._hosts[identity.host_id] = now
+
+    def take(self) -> tuple[dict[uuid.UUID, datetime], dict[uuid.UUID, datetime]]:
+        agents, hosts = self._agents, self._hosts
+        self._agents, self._hosts = {}, {}
+        return agents, hosts
+
+    async def write(self, conn: psycopg.AsyncConnection) -> None:
+        agents, hosts = self.take()
+        try:
+            for statement, seen in ((_SEEN_HOSTS, hosts), (_SEEN_AGENTS, agents)):
+                if seen:
+                    await conn.execute(statement, {"ids": list(seen), "ats": list(seen.values())})
+        except Exception:
+            # Not written: keep them for the next round (newer sightings win).
+            for record, seen in ((self._agents, agents), (self._hosts, hosts)):
+                for key, at in seen.items():
+                    record.setdefault(key, at)
+            raise
 
 
 async def announce_credentials_changed(session: AsyncSession, host_id: uuid.UUID) -> None:
@@ -101,6 +163,7 @@ class JobNotifier:
         self._waiters: dict[uuid.UUID, set[asyncio.Event]] = {}
         self._task: asyncio.Task | None = None
         self.credentials = AgentCredentials(credentials_ttl_seconds)
+        self.liveness = Liveness()
         self.listening = asyncio.Event()
         self._listening_since: float | None = None
         self._everyone_at = 0.0
@@ -169,8 +232,13 @@ class JobNotifier:
                 del records[host_id]
 
     async def _sweep(self, conn: psycopg.AsyncConnection) -> None:
-        """Wake the waiting hosts that have claimable jobs no notification named."""
+        """Write who was seen, renew the cached credentials still valid, and wake the waiting hosts that have
+        claimable jobs no notification named."""
         self._forget_old_looks()
+        await self.liveness.write(conn)
+        if checked := self.credentials.hashes():
+            cursor = await conn.execute(_STILL_VALID, {"hashes": checked})
+            self.credentials.renew(checked, {token_hash for (token_hash,) in await cursor.fetchall()})
         if not self._waiters:
             return
         cursor = await conn.execute(_CLAIMABLE_FOR, {"hosts": list(self._waiters), "redeliver": REDELIVER_AFTER})

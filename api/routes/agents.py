@@ -10,6 +10,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Annotated
 
+import orjson
 from fastapi import APIRouter, Body, Depends, Query, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
@@ -19,7 +20,7 @@ from api.audit import audit
 from api.deps import short_transaction
 from api.errors import NotFound, Unauthorized, Unprocessable
 from api.job_notifier import REDELIVER_AFTER, AgentIdentity
-from api.job_payloads import expand_payload
+from api.job_payloads import encode_job, json_list, template_checks
 from api.schemas.agents import (
     ComplianceResultIn,
     EnrollRequest,
@@ -33,13 +34,15 @@ from api.schemas.agents import (
 from api.schemas.patching import PatchInstallResultIn
 from api.schemas.vulnerabilities import InventoryResultIn
 from api.security import new_secret, secret_digest
-from models import Agent, AgentJob, Host
+from models import Agent, Host
 from services import enrollment
 
 log = logging.getLogger(__name__)
 router = APIRouter(prefix="/agent", tags=["agents"])
 bearer = HTTPBearer(auto_error=False)
-MAX_WAIT_SECONDS = 30
+# The longest long poll: a waiting poll costs no connection and no query, only its HTTP request, so an idle fleet
+# costs what its request rate does (the reference agent waits 55 s).
+MAX_WAIT_SECONDS = 120
 
 
 async def current_agent(
@@ -49,8 +52,9 @@ async def current_agent(
     if credentials is None:
         raise Unauthorized("agent token required")
     token_hash = secret_digest(credentials.credentials)
-    cache = request.app.state.job_notifier.credentials
-    if (cached := cache.get(token_hash)) is not None:
+    notifier = request.app.state.job_notifier
+    if (cached := notifier.credentials.get(token_hash)) is not None:
+        notifier.liveness.seen(cached)
         return cached
     async with request.app.state.job_notifier.looks, short_transaction(request) as session:
         row = (await session.execute(
@@ -62,7 +66,8 @@ async def current_agent(
     if row.approved_at is None:
         raise Unauthorized("this agent waits for an organization administrator to approve it")
     identity = AgentIdentity(row.id, row.host_id, row.org_id)
-    cache.put(token_hash, identity)
+    notifier.credentials.put(token_hash, identity)
+    notifier.liveness.seen(identity)
     return identity
 
 
@@ -104,29 +109,31 @@ async def heartbeat(agent: AgentDep, request: Request, body: HeartbeatRequest | 
     return HeartbeatResponse(host_id=agent.host_id, last_seen=now)
 
 
-async def _claim_jobs(request: Request, host_id: uuid.UUID) -> list[JobOut]:
-    """Mark this host's pending (or long-undelivered) jobs delivered and return them, in one statement: every
-    agent long-polls, so this runs for each poll of each host."""
+async def _claim_jobs(request: Request, host_id: uuid.UUID) -> list[bytes]:
+    """Mark this host's pending (or long-undelivered) jobs delivered and return them encoded, in one statement
+    (which also marks the host seen when it got any): every agent long-polls, so this runs for each poll of each
+    host that may have work."""
     now = datetime.now(UTC)
     async with short_transaction(request) as session:
         jobs = (await session.execute(text("""
-            UPDATE agent_jobs j SET status = 'delivered', delivered_at = :now, updated_at = :now
-            FROM (SELECT id FROM agent_jobs
-                  WHERE host_id = :host
-                    AND (status = 'pending' OR (status = 'delivered' AND delivered_at < :stale))
-                  ORDER BY created_at LIMIT 20
-                  FOR UPDATE SKIP LOCKED) AS claimed
-            WHERE j.id = claimed.id
-            RETURNING j.id, j.kind, j.payload, j.created_at
+            WITH claimed AS (
+                UPDATE agent_jobs j SET status = 'delivered', delivered_at = :now, updated_at = :now
+                FROM (SELECT id FROM agent_jobs
+                      WHERE host_id = :host
+                        AND (status = 'pending' OR (status = 'delivered' AND delivered_at < :stale))
+                      ORDER BY created_at LIMIT 20
+                      FOR UPDATE SKIP LOCKED) AS picked
+                WHERE j.id = picked.id
+                RETURNING j.id, j.kind, j.payload, j.created_at
+            ), seen AS (
+                UPDATE hosts SET last_seen = :now WHERE id = :host AND EXISTS (SELECT FROM claimed)
+            )
+            SELECT * FROM claimed ORDER BY created_at
         """), {"host": host_id, "now": now, "stale": now - REDELIVER_AFTER})).all()
-        if not jobs:
-            return []
-        await session.execute(update(Host).where(Host.id == host_id).values(last_seen=now))
-        return [JobOut(id=j.id, kind=j.kind, payload=await expand_payload(request.app, session, j))
-                for j in sorted(jobs, key=lambda j: j.created_at)]
+        return [await encode_job(request.app, session, job) for job in jobs]
 
 
-async def _next_jobs(request: Request, host_id: uuid.UUID, wait: int) -> list[JobOut]:
+async def _next_jobs(request: Request, host_id: uuid.UUID, wait: int) -> list[bytes]:
     """The long poll: claim this host's jobs, unless the listener vouches nothing is new since the host's last
     empty look; then wait up to about `wait` seconds without a database connection, and look again only when the
     listener says this host got a job."""
@@ -155,11 +162,16 @@ async def _next_jobs(request: Request, host_id: uuid.UUID, wait: int) -> list[Jo
             look = True
 
 
+def _json(body: bytes) -> Response:
+    return Response(body, media_type="application/json")
+
+
 @router.get("/jobs", response_model=list[JobOut])
 async def poll_jobs(
     agent: AgentDep, request: Request, wait: Annotated[int, Query(ge=0, le=MAX_WAIT_SECONDS)] = 0
-) -> list[JobOut]:
-    return await _next_jobs(request, agent.host_id, wait)
+) -> Response:
+    # Answered as ready JSON (JobOut's shape): the checks of a template are encoded once per process.
+    return _json(json_list(await _next_jobs(request, agent.host_id, wait)))
 
 
 RESULT_MODELS = {"compliance_check": ComplianceResultIn, "inventory": InventoryResultIn,
@@ -175,8 +187,7 @@ def _parse_result(kind: str, raw: dict) -> dict:
                              for err in exc.errors()]) from exc
 
 
-def _check_ids_match(job: AgentJob, payload: dict, result: dict) -> None:
-    expected = {c["check_id"] for c in payload.get("checks", [])}
+def _check_ids_match(expected: frozenset[str], result: dict) -> None:
     seen: set[str] = set()
     problems = []
     for index, item in enumerate(result["results"]):
@@ -197,33 +208,43 @@ async def post_result(
     wait: Annotated[int | None, Query(ge=0, le=MAX_WAIT_SECONDS, description=(
         "also poll for the next jobs, as GET /agent/jobs?wait= does: they come back in `next_jobs`, so a busy "
         "agent needs one request per job"))] = None,
-) -> ResultAck:
-    ack = await _store_result(job_id, agent, request, body)
+) -> Response:
+    status = await _store_result(job_id, agent, request, body)
+    ack = b'{"job_id":"%s","status":"%s"' % (str(job_id).encode(), status.encode())
     if wait is not None:
-        ack.next_jobs = await _next_jobs(request, agent.host_id, wait)
-    return ack
+        ack += b',"next_jobs":' + json_list(await _next_jobs(request, agent.host_id, wait))
+    return _json(ack + b"}")
 
 
-async def _store_result(job_id: uuid.UUID, agent: AgentIdentity, request: Request, body: dict) -> ResultAck:
+_LOCK_JOB = text("SELECT host_id, kind, status, payload, task_token FROM agent_jobs WHERE id = :id FOR UPDATE")
+_LATE = text("""UPDATE agent_jobs SET result = CAST(:result AS json), late = true, completed_at = :now,
+                updated_at = :now WHERE id = :id""")
+_COMPLETED = text("""UPDATE agent_jobs SET result = CAST(:result AS json), status = 'completed', completed_at = :now,
+                     completion_pending = :pending, updated_at = :now WHERE id = :id""")
+
+
+async def _store_result(job_id: uuid.UUID, agent: AgentIdentity, request: Request, body: dict) -> str:
+    """Store an agent's result on its job: `accepted`, `duplicate` (already completed) or `late` (the wait for
+    it ended first; kept, marked late). An accepted result completes the waiting Temporal activity."""
     now = datetime.now(UTC)
     async with short_transaction(request) as session:
-        job = await session.scalar(select(AgentJob).where(AgentJob.id == job_id).with_for_update())
+        job = (await session.execute(_LOCK_JOB, {"id": job_id})).first()
         if job is None or job.host_id != agent.host_id:
             raise NotFound("job")
         result = _parse_result(job.kind, body)
         if job.kind == "compliance_check":
-            _check_ids_match(job, await expand_payload(request.app, session, job), result)
+            checks = await template_checks(request.app, session, uuid.UUID(job.payload["template_id"]))
+            _check_ids_match(checks.check_ids, result)
         if job.status == "completed":
-            return ResultAck(job_id=job.id, status="duplicate")
+            return "duplicate"
+        values = {"id": job_id, "now": now, "result": orjson.dumps(result).decode()}
         if job.status in ("timed_out", "cancelled"):
-            job.result, job.late, job.completed_at = result, True, now
-            return ResultAck(job_id=job.id, status="late")
-        job.result, job.status, job.completed_at = result, "completed", now
-        job.completion_pending = job.task_token is not None
-        token = job.task_token
-    if token is not None:
-        await _complete_activity(request, job_id, token)
-    return ResultAck(job_id=job_id, status="accepted")
+            await session.execute(_LATE, values)
+            return "late"
+        await session.execute(_COMPLETED, values | {"pending": job.task_token is not None})
+    if job.task_token is not None:
+        await _complete_activity(request, job_id, job.task_token)
+    return "accepted"
 
 
 async def _complete_activity(request: Request, job_id: uuid.UUID, token: bytes) -> None:

@@ -9,11 +9,13 @@ import time
 import uuid
 
 import httpx
-from sqlalchemy import event, update
+from sqlalchemy import event, select, update
 
 from agent.api_client import AgentApi, Backoff, with_retries
 from agent.fleet import HttpxHttp
-from models import Agent, AgentJob
+from api.job_payloads import expand_payload
+from api.schemas.agents import JobOut
+from models import Agent, AgentJob, Host
 from services.scans import notify_jobs
 from tests.api.test_agent_gateway import enroll, open_check_job, org_with_token
 from tests.factories import login, make_user
@@ -199,3 +201,81 @@ async def test_a_result_post_carries_the_next_poll(client, db):
     # Without ?wait= the answer is as it always was.
     again = await client.post(f"/api/v1/agent/jobs/{first.id}/result", json=result, headers=bearer(agent))
     assert again.json() == {"job_id": str(first.id), "status": "duplicate"}
+
+
+async def restart_notifier(app, monkeypatch, sweep_seconds: float) -> None:
+    monkeypatch.setattr("api.job_notifier.SWEEP_SECONDS", sweep_seconds)
+    await app.state.job_notifier.stop()
+    app.state.job_notifier.start()
+    await app.state.job_notifier.listening.wait()
+
+
+async def test_polls_alone_keep_a_host_seen_written_for_all_at_once_by_the_sweep(client, db, monkeypatch):
+    await restart_notifier(client.app, monkeypatch, 0.3)
+    org, token = await org_with_token(client, db)
+    agents = [await enroll(client, token, f"alive-{n}") for n in range(3)]
+    host_ids = [uuid.UUID(a["host_id"]) for a in agents]
+    await db.execute(update(Host).where(Host.id.in_(host_ids)).values(last_seen=None))
+    await db.execute(update(Agent).where(Agent.host_id.in_(host_ids)).values(last_seen=None))
+    await db.commit()
+    checkouts = Checkouts(client.app)
+    for agent in agents[:2]:  # two agents poll, find nothing, and send no heartbeat
+        assert (await client.get("/api/v1/agent/jobs", headers=bearer(agent))).json() == []
+    looks = checkouts.count
+
+    async def written():
+        db.expire_all()
+        hosts = {h.id: h.last_seen for h in await db.scalars(select(Host).where(Host.id.in_(host_ids)))}
+        return hosts[host_ids[0]] is not None and hosts[host_ids[1]] is not None
+
+    await eventually(written, timeout=5, interval=0.1)
+    seen = {a.host_id: a.last_seen for a in await db.scalars(select(Agent).where(Agent.host_id.in_(host_ids)))}
+    assert seen[host_ids[0]] and seen[host_ids[1]] and seen[host_ids[2]] is None  # the silent one was not seen
+    assert checkouts.count == looks  # written by the listener's own connection, not per request
+
+
+async def test_cached_credentials_are_renewed_by_the_sweep_and_a_silent_revocation_ends_within_one(
+        app_factory, db, monkeypatch):
+    monkeypatch.setattr("api.job_notifier.SWEEP_SECONDS", 0.3)
+    client = await app_factory(agent_credentials_cache_seconds=1.0)
+    org, token = await org_with_token(client, db)
+    staying, leaving = await enroll(client, token, "staying"), await enroll(client, token, "leaving-quietly")
+    for agent in (staying, leaving):
+        assert (await client.get("/api/v1/agent/jobs", headers=bearer(agent))).status_code == 200
+    await asyncio.sleep(2.0)  # twice the time limit: only the sweep's renewals keep the entries
+    checkouts = Checkouts(client.app)
+    assert (await client.get("/api/v1/agent/jobs", headers=bearer(staying))).status_code == 200
+    assert checkouts.count == 0  # still trusted from the cache, renewed in bulk
+
+    await db.execute(update(Agent).where(Agent.id == uuid.UUID(leaving["agent_id"])).values(
+        revoked_at=Agent.created_at))
+    await db.commit()
+
+    async def refused():
+        return (await client.get("/api/v1/agent/jobs", headers=bearer(leaving))).status_code == 401
+
+    await eventually(refused, timeout=2, interval=0.05)
+    assert (await client.get("/api/v1/agent/jobs", headers=bearer(staying))).status_code == 200
+
+
+async def test_delivered_jobs_are_the_jobout_shape_and_results_with_nul_are_refused(client, db):
+    org, token = await org_with_token(client, db)
+    agent = await enroll(client, token, "shape")
+    job = await give_job(db, org, agent["host_id"])
+    answer = await client.get("/api/v1/agent/jobs", headers=bearer(agent))
+    assert answer.headers["content-type"] == "application/json"
+    (delivered,) = answer.json()
+    expected = JobOut(id=job.id, kind=job.kind, payload=await expand_payload(client.app, db, job))
+    assert delivered == expected.model_dump(mode="json")
+
+    checks = [c["check_id"] for c in delivered["payload"]["checks"]]
+    bad = {"results": [{"check_id": checks[0], "status": "fail", "actual": "a\x00b"}]}
+    refused = await client.post(f"/api/v1/agent/jobs/{job.id}/result", json=bad, headers=bearer(agent))
+    assert refused.status_code == 422 and "NUL" in refused.text
+    stored = await db.scalar(select(AgentJob.status).where(AgentJob.id == job.id).execution_options(
+        populate_existing=True))
+    assert stored == "delivered"
+    # The text "\u0000" (a backslash, then u0000) is not a NUL character.
+    fine = {"results": [{"check_id": c, "status": "pass", "actual": "\\u0000"} for c in checks]}
+    accepted = await client.post(f"/api/v1/agent/jobs/{job.id}/result", json=fine, headers=bearer(agent))
+    assert accepted.json() == {"job_id": str(job.id), "status": "accepted"}
