@@ -27,9 +27,14 @@ with workflow.unsafe.imports_passed_through():
 # Scheduling an activity costs the worker ~1 ms of Python, and agents do not wait for these activities (their jobs
 # are open already), so 100 waits per batch keep results flowing without delaying the opening of other batches.
 AGENT_WAITS_IN_FLIGHT = 100
+# A batch starts with 20 waits in flight and adds one per wait that ends, up to 100: before any agent can answer,
+# the 80 batches of a 100k-host tick would put 8,000 waits on the server at once, which then took seconds to
+# complete any workflow task (patched "gentler-agent-waits").
+FIRST_AGENT_WAITS = 20
 # Scheduling hundreds of activities in one workflow task can exceed the SDK's 2-second deadlock detector on a
 # busy worker: waits are handed out in slices, each in its own workflow task.
-DISPATCH_SLICE = 100
+DISPATCH_SLICE = 25
+DISPATCH_SLICE_BEFORE_PATCH = 100
 SLICE_PAUSE = timedelta(milliseconds=10)
 RECORD_CHUNK = 50
 RECORD_MAX = 200
@@ -42,6 +47,7 @@ class ScanBatchWorkflow:
         self._completed: list[str] = []
         self._timed_out: list[str] = []
         self._in_flight = 0
+        self._waits_allowed = AGENT_WAITS_IN_FLIGHT
         self._waiting = 0
 
     @workflow.run
@@ -82,11 +88,14 @@ class ScanBatchWorkflow:
         return buffered >= RECORD_CHUNK or (self._waiting == 0 and buffered > 0)
 
     async def _dispatch(self, scans: list[ScanRef], timeout_seconds: int) -> None:
+        dispatch_slice = DISPATCH_SLICE_BEFORE_PATCH
+        if workflow.patched("gentler-agent-waits"):
+            dispatch_slice, self._waits_allowed = DISPATCH_SLICE, FIRST_AGENT_WAITS
         waiters = []
         for index, ref in enumerate(scans):
-            if index and index % DISPATCH_SLICE == 0:
+            if index and index % dispatch_slice == 0:
                 await workflow.sleep(SLICE_PAUSE)
-            await workflow.wait_condition(lambda: self._in_flight < AGENT_WAITS_IN_FLIGHT)
+            await workflow.wait_condition(lambda: self._in_flight < self._waits_allowed)
             self._in_flight += 1
             waiters.append(asyncio.create_task(self._await_agent(ref, timeout_seconds)))
         await asyncio.gather(*waiters)
@@ -104,6 +113,7 @@ class ScanBatchWorkflow:
         finally:
             self._in_flight -= 1
             self._waiting -= 1
+            self._waits_allowed = min(self._waits_allowed + 1, AGENT_WAITS_IN_FLIGHT)
 
     async def _record(self) -> RecordOutcome:
         completed, self._completed = self._completed[:RECORD_MAX], self._completed[RECORD_MAX:]
