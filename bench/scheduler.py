@@ -161,6 +161,8 @@ async def history_figures(client, workflow_id: str) -> RunFigures:
                 longest_task, longest_commands = took.total_seconds(), commands[event.event_id]
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_FAILED:
             attributes = event.workflow_task_failed_event_attributes
+            if attributes.cause == WorkflowTaskFailedCause.WORKFLOW_TASK_FAILED_CAUSE_FORCE_CLOSE_COMMAND:
+                continue  # the bench terminated the workflow while this task ran
             failed.append(f"{workflow_id}: {WorkflowTaskFailedCause.Name(attributes.cause)} "
                           f"{attributes.failure.message[:120]}".strip())
         elif event.event_type == EventType.EVENT_TYPE_WORKFLOW_TASK_TIMED_OUT:
