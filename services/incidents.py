@@ -48,6 +48,7 @@ class ScanVerdict:
     regression: Regression | None
     reasons: list[str]
     failed_critical: list[str]
+    open_incident: bool = False  # the host+policy had an open incident when the evaluation began
 
     @property
     def severity(self) -> str:
@@ -93,7 +94,7 @@ async def _judge(
                 for template_id, template_checks in checks.items()}
     verdicts = []
     for scan in sorted(scored, key=lambda s: (s.completed_at, str(s.scan_id))):
-        window, previous = baselines.get(scan.scan_id, ([], None))
+        window, previous, open_incident = baselines.get(scan.scan_id, ([], None, False))
         # An incomplete scan's score is not a measurement to compare with anything.
         regression = None if scan.incomplete else detect_regression(choose_baseline(window, previous), scan.score)
         failed_critical = sorted(rule_id for n, rule_id in critical.get(scan.template_id, [])
@@ -101,19 +102,23 @@ async def _judge(
         verdicts.append(ScanVerdict(
             scan=scan, notice=score_notification(scan.score), regression=regression,
             reasons=incident_reasons(len(failed_critical), scan.score, regression), failed_critical=failed_critical,
+            open_incident=open_incident,
         ))
     return verdicts
 
 
 async def _baseline_scores(
     session: AsyncSession, scored: list[ScoredScan]
-) -> dict[uuid.UUID, tuple[list[float], float | None]]:
-    """Per scan: scores of the host+policy's completed scans in the 7 days before it, and the one just before it."""
+) -> dict[uuid.UUID, tuple[list[float], float | None, bool]]:
+    """Per scan: scores of the host+policy's completed scans in the 7 days before it, the one just before it, and
+    whether the host+policy has an open incident (one a clean scan could resolve)."""
     with_score = [s for s in scored if s.score is not None and not s.incomplete]
     if not with_score:
         return {}
     rows = await session.execute(text("""
-        SELECT n.scan_id, w.scores, p.score AS previous
+        SELECT n.scan_id, w.scores, p.score AS previous,
+               EXISTS (SELECT 1 FROM incidents i WHERE i.host_id = n.host_id AND i.policy_id = n.policy_id
+                                                  AND i.status = 'open') AS open_incident
         FROM unnest(CAST(:ids AS uuid[]), CAST(:hosts AS uuid[]), CAST(:policies AS uuid[]),
                     CAST(:ats AS timestamptz[])) AS n(scan_id, host_id, policy_id, at)
         LEFT JOIN LATERAL (
@@ -131,8 +136,8 @@ async def _baseline_scores(
         ) p ON true
     """), {"ids": [s.scan_id for s in with_score], "hosts": [s.host_id for s in with_score],
            "policies": [s.policy_id for s in with_score], "ats": [s.completed_at for s in with_score]})
-    return {scan_id: ([float(v) for v in scores or []], None if previous is None else float(previous))
-            for scan_id, scores, previous in rows}
+    return {scan_id: ([float(v) for v in scores or []], None if previous is None else float(previous), open_incident)
+            for scan_id, scores, previous, open_incident in rows}
 
 
 async def _notify(session: AsyncSession, verdicts: list[ScanVerdict]) -> list[WebhookEvent]:
@@ -243,8 +248,10 @@ async def _incidents(session: AsyncSession, verdicts: list[ScanVerdict]) -> None
         """), columns)
 
     # A scan without a score (nothing applicable, every check errored) or an incomplete one proves nothing and
-    # resolves nothing.
-    clean = [v for v in verdicts if not v.reasons and v.scan.score is not None and not v.scan.incomplete]
+    # resolves nothing; nor does a clean scan of a host+policy without an open incident (most of them).
+    opened = {(v.scan.host_id, v.scan.policy_id) for v in triggered}
+    clean = [v for v in verdicts if not v.reasons and v.scan.score is not None and not v.scan.incomplete
+             and (v.open_incident or (v.scan.host_id, v.scan.policy_id) in opened)]
     if clean:
         await session.execute(text(f"""
             UPDATE incidents i SET status = 'resolved', resolved_at = n.at, resolved_by_scan_id = n.scan_id,

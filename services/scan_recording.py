@@ -14,6 +14,7 @@ from domain.exceptions import ExceptionScope, find_waiver
 from domain.scoring import (
     DEFAULT_INCOMPLETE_ERROR_SHARE,
     INCOMPLETE,
+    ScoreCounts,
     compute_score,
     count_statuses,
     is_incomplete,
@@ -142,6 +143,15 @@ def answers(template: TemplateChecks, result: dict | None) -> tuple[list[str], l
     return statuses, actuals
 
 
+def tally(statuses: list[str]) -> ScoreCounts:
+    """count_statuses, by five counts in C; any other status is left to count_statuses to refuse."""
+    counts = ScoreCounts(total=len(statuses), passed=statuses.count("pass"), failed=statuses.count("fail"),
+                         errors=statuses.count("error"), skipped=statuses.count("skip"),
+                         waived=statuses.count("waived"))
+    known = counts.passed + counts.failed + counts.errors + counts.skipped + counts.waived
+    return counts if known == counts.total else count_statuses(statuses)
+
+
 def waive(template: TemplateChecks, statuses: list[str], positions: list[int], host_id: uuid.UUID,
           groups: frozenset, exceptions: dict[str, list[ExceptionScope]], now: datetime) -> dict[int, uuid.UUID]:
     """Turn failures that a live exception covers into `waived` (in place); the waiving exception by position.
@@ -183,7 +193,7 @@ async def record_completed_scans(
                 waivable[key] = template.positions_of(org_exceptions)
             waivers = waive(template, statuses, waivable[key], row.host_id, groups.get(row.host_id, frozenset()),
                             org_exceptions, now)
-        counts = count_statuses(statuses)
+        counts = tally(statuses)
         score = compute_score(counts)
         incomplete = is_incomplete(counts, max_error_share)
         scored.append(ScoredScan(
@@ -337,25 +347,28 @@ async def _store_scores(session: AsyncSession, scored: list[ScoredScan]) -> None
         for key in ("total", "passed", "failed", "errors", "skipped", "waived"):
             scans[key].append(scan.counts[key])
 
+    # One statement: the scans complete and their host statuses move on together.
     await session.execute(text("""
-        UPDATE compliance_scans s SET status = 'completed', score = n.score, score_reason = n.reason,
-            total = n.total, passed = n.passed, failed = n.failed, errors = n.errors, skipped = n.skipped,
-            waived = n.waived, completed_at = n.at, updated_at = now()
-        FROM unnest(CAST(:id AS uuid[]), CAST(:score AS numeric[]), CAST(:reason AS text[]),
-                    CAST(:total AS int[]), CAST(:passed AS int[]), CAST(:failed AS int[]), CAST(:errors AS int[]),
-                    CAST(:skipped AS int[]), CAST(:waived AS int[]), CAST(:at AS timestamptz[]))
-             AS n(id, score, reason, total, passed, failed, errors, skipped, waived, at)
-        WHERE s.id = n.id
-    """), scans)
-
-    await session.execute(text("""
+        WITH n AS (
+            SELECT * FROM unnest(CAST(:id AS uuid[]), CAST(:host AS uuid[]), CAST(:policy AS uuid[]),
+                                 CAST(:org AS uuid[]), CAST(:template AS uuid[]), CAST(:score AS numeric[]),
+                                 CAST(:reason AS text[]), CAST(:total AS int[]), CAST(:passed AS int[]),
+                                 CAST(:failed AS int[]), CAST(:errors AS int[]), CAST(:skipped AS int[]),
+                                 CAST(:waived AS int[]), CAST(:at AS timestamptz[]), CAST(:incomplete AS boolean[]))
+                 AS n(id, host_id, policy_id, org_id, template_id, score, reason, total, passed, failed, errors,
+                      skipped, waived, at, incomplete)
+        ), completed AS (
+            UPDATE compliance_scans s SET status = 'completed', score = n.score, score_reason = n.reason,
+                total = n.total, passed = n.passed, failed = n.failed, errors = n.errors, skipped = n.skipped,
+                waived = n.waived, completed_at = n.at, updated_at = now()
+            FROM n
+            WHERE s.id = n.id
+        )
         INSERT INTO host_policy_status (host_id, policy_id, org_id, scan_id, template_id, score, total, passed,
                                         failed, errors, skipped, waived, last_completed_at, incomplete)
-        SELECT * FROM unnest(CAST(:host AS uuid[]), CAST(:policy AS uuid[]), CAST(:org AS uuid[]),
-                             CAST(:id AS uuid[]), CAST(:template AS uuid[]), CAST(:score AS numeric[]),
-                             CAST(:total AS int[]), CAST(:passed AS int[]), CAST(:failed AS int[]),
-                             CAST(:errors AS int[]), CAST(:skipped AS int[]), CAST(:waived AS int[]),
-                             CAST(:at AS timestamptz[]), CAST(:incomplete AS boolean[]))
+        SELECT host_id, policy_id, org_id, id, template_id, score, total, passed, failed, errors, skipped, waived,
+               at, incomplete
+        FROM n
         ON CONFLICT (host_id, policy_id) DO UPDATE SET
             org_id = EXCLUDED.org_id, scan_id = EXCLUDED.scan_id, template_id = EXCLUDED.template_id,
             score = EXCLUDED.score, total = EXCLUDED.total, passed = EXCLUDED.passed, failed = EXCLUDED.failed,
