@@ -45,6 +45,19 @@ def text_array(values: Sequence[str | None]) -> bytes:
         chain.from_iterable(zip(map(_length, map(len, encoded)), encoded, strict=True)))
 
 
+_UUID_LENGTH = _length(16)
+
+
+def sparse_uuid_array(length: int, present: dict[int, uuid.UUID]) -> bytes:
+    """A uuid array of `length` elements, NULL except at the given positions (a scan's waiving exceptions)."""
+    if not present:
+        return array(UUID_OID, [None] * length)
+    elements = [NULL] * length
+    for position, value in present.items():
+        elements[position] = _UUID_LENGTH + value.bytes
+    return _array_header(1, 1, UUID_OID, length, 1) + b"".join(elements)
+
+
 _STATUS_ELEMENTS = {s: _length(len(s)) + s.encode() for s in ("pass", "fail", "error", "skip", "waived")}
 
 

@@ -6,6 +6,7 @@ import uuid
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import itemgetter
 
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -22,6 +23,7 @@ from domain.scoring import (
 from services import history_copy
 
 NO_RESULT = "no result returned by the agent"
+_CHECK_ID, _STATUS, _ACTUAL = itemgetter("check_id"), itemgetter("status"), itemgetter("actual")
 
 
 @dataclass
@@ -132,8 +134,12 @@ def answers(template: TemplateChecks, result: dict | None) -> tuple[list[str], l
     """Every enabled check's status and actual value, in template order; a check the agent did not answer is an
     error. Agents answer in the order of their job, so the answers usually line up with the template as they are."""
     items = (result or {}).get("results", [])
-    if len(items) == len(template.keys) and [item.get("check_id") for item in items] == template.keys:
-        return [item["status"] for item in items], [item.get("actual") for item in items]
+    if len(items) == len(template.keys):
+        try:  # the API stores every field of every answer, so they are read by key in C
+            if list(map(_CHECK_ID, items)) == template.keys:
+                return list(map(_STATUS, items)), list(map(_ACTUAL, items))
+        except (KeyError, TypeError):
+            pass
     answered = {str(item.get("check_id")): item for item in items}
     statuses, actuals = [], []
     for key in template.keys:
@@ -234,8 +240,8 @@ async def _store_history(session: AsyncSession, scored: list[ScoredScan],
     data = [history_copy.SIGNATURE]
     for scan in scored:
         template = templates.get(scan.template_id, empty)
-        waivers = template.no_waivers if not scan.waivers else history_copy.uuid_array(
-            [scan.waivers.get(n) for n in range(len(scan.statuses))])
+        waivers = (history_copy.sparse_uuid_array(len(scan.statuses), scan.waivers) if scan.waivers
+                   else template.no_waivers)
         data.append(history_copy.row(
             scan.scan_id.bytes, template.encoded_check_ids, template.encoded_rule_ids,
             history_copy.status_array(scan.statuses), history_copy.text_array(scan.actuals), waivers,

@@ -43,3 +43,14 @@ def test_an_array_of_only_nulls_reads_back_as_nulls(pg_admin_url):
         history_copy.uuid_array([None, None]))
     [(_, _, _, statuses, _, exceptions)] = copy_and_read(pg_admin_url, [row])
     assert statuses == ["fail", "skip"] and exceptions == [None, None]
+
+
+def test_a_sparse_uuid_array_reads_back_with_nulls_between(pg_admin_url):
+    scan, waiver = uuid.UUID(int=4), uuid.uuid4()
+    row = history_copy.row(
+        scan.bytes, history_copy.uuid_array([uuid.UUID(int=9)] * 3), history_copy.text_array(["a", "b", "c"]),
+        history_copy.status_array(["pass", "waived", "fail"]), history_copy.text_array(["x", "y", "z"]),
+        history_copy.sparse_uuid_array(3, {1: waiver}))
+    [(_, _, _, _, _, exceptions)] = copy_and_read(pg_admin_url, [row])
+    assert exceptions == [None, waiver, None]
+    assert history_copy.sparse_uuid_array(3, {}) == history_copy.uuid_array([None, None, None])
