@@ -83,7 +83,13 @@ class TemplateChecks:
 
 
 async def _running_scans(session: AsyncSession, scan_ids: list[uuid.UUID]) -> list:
+    """The scans to record, locked. Only running scans are recorded, so none has a history row yet: the delete
+    only guards against a row left by hand, which would stop the history COPY."""
     return (await session.execute(text("""
+        WITH stray_history AS (
+            DELETE FROM scan_results r USING compliance_scans s
+            WHERE r.scan_id = s.id AND s.id = ANY(:ids) AND s.status = 'running'
+        )
         SELECT s.id, s.org_id, s.host_id, s.policy_id, s.template_id, s.scan_type, s.remediation_id,
                j.result, coalesce(j.completed_at, now()) AS completed_at
         FROM compliance_scans s
@@ -227,15 +233,9 @@ HISTORY_COPY = ("COPY scan_results (scan_id, check_ids, rule_ids, statuses, actu
 
 async def _store_history(session: AsyncSession, scored: list[ScoredScan],
                          templates: dict[uuid.UUID, TemplateChecks]) -> None:
-    """One `scan_results` row per scan (parallel arrays in template order), written by binary COPY.
-
-    Only running scans reach this point, locked by this transaction, so none has a history row yet; the delete
-    only guards against a row left by hand.
-    """
+    """One `scan_results` row per scan (parallel arrays in template order), written by binary COPY."""
     if not scored:
         return
-    await session.execute(text("DELETE FROM scan_results WHERE scan_id = ANY(:ids)"),
-                          {"ids": [scan.scan_id for scan in scored]})
     empty = TemplateChecks([])
     data = [history_copy.SIGNATURE]
     for scan in scored:

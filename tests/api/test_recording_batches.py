@@ -1,0 +1,51 @@
+"""Recording a micro-batch: a stray history row does not stop it, a recorded scan is never recorded twice, and a
+batch of many hosts leaves each host's latest state equal to its own history."""
+
+from __future__ import annotations
+
+from sqlalchemy import select, text
+
+from models import CheckState, ComplianceScan, ScanCheckResult
+from tests.factories import make_host, make_org
+from tests.scan_builders import make_policy, make_template, open_scan, record
+
+
+async def outcomes(db, model, **where) -> dict:
+    rows = await db.execute(select(model).filter_by(**where).execution_options(populate_existing=True))
+    return {r.check_id: (r.status, r.actual, r.exception_id) for r in rows.scalars()}
+
+
+async def test_a_history_row_left_by_hand_for_a_running_scan_is_replaced(db, sessionmaker):
+    org = await make_org(db)
+    template = await make_template(db, org, checks=4, critical=0)
+    policy = await make_policy(db, org, template)
+    host = await make_host(db, org)
+    await db.commit()
+    scan_id = await open_scan(sessionmaker, policy, host.id, template, passed=3, failed=1)
+    await db.execute(text("INSERT INTO scan_results VALUES (:id, '{}', '{}', '{}', '{}', '{}')"), {"id": scan_id})
+    await db.commit()
+
+    (scored,) = await record(sessionmaker, [scan_id])
+
+    assert scored.counts["passed"] == 3 and scored.counts["failed"] == 1
+    assert len(await outcomes(db, ScanCheckResult, scan_id=scan_id)) == 4
+
+
+async def test_recording_a_batch_twice_changes_nothing_the_second_time(db, sessionmaker):
+    org = await make_org(db)
+    template = await make_template(db, org, checks=6, critical=1)
+    policy = await make_policy(db, org, template)
+    hosts = [await make_host(db, org) for _ in range(3)]
+    await db.commit()
+    for _ in range(2):  # a first scan, then one compared position by position
+        scan_ids = [await open_scan(sessionmaker, policy, h.id, template, passed=n + 1, failed=4 - n,
+                                    critical_failed=n % 2) for n, h in enumerate(hosts)]
+        first = await record(sessionmaker, scan_ids)
+        assert len(first) == 3
+        assert await record(sessionmaker, scan_ids) == []
+
+    for host, scan_id in zip(hosts, scan_ids, strict=True):
+        history = await outcomes(db, ScanCheckResult, scan_id=scan_id)
+        assert await outcomes(db, CheckState, host_id=host.id, policy_id=policy.id) == history
+    completed = await db.scalars(select(ComplianceScan.status).where(ComplianceScan.id.in_(scan_ids)))
+    assert set(completed) == {"completed"}
