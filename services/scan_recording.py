@@ -194,62 +194,57 @@ async def record_completed_scans(
     groups = await _group_memberships(session, {r.host_id for r in rows})
     waivable: dict[tuple[uuid.UUID, uuid.UUID], list[int]] = {}
 
+    # History rows go to the server a few scans at a time as they are scored, so the server stores them while the
+    # next ones are scored.
     scored: list[ScoredScan] = []
-    for row in rows:
-        template = templates.get(row.template_id, empty)
-        statuses, actuals = answers(template, row.result)
-        waivers = {}
-        if org_exceptions := exceptions.get(row.org_id):
-            key = (row.template_id, row.org_id)
-            if key not in waivable:
-                waivable[key] = template.positions_of(org_exceptions)
-            waivers = waive(template, statuses, waivable[key], row.host_id, groups.get(row.host_id, frozenset()),
-                            org_exceptions, now)
-        counts = tally(statuses)
-        score = compute_score(counts)
-        incomplete = is_incomplete(counts, max_error_share)
-        scored.append(ScoredScan(
-            scan_id=row.id, org_id=row.org_id, host_id=row.host_id, policy_id=row.policy_id,
-            template_id=row.template_id, scan_type=row.scan_type, remediation_id=row.remediation_id,
-            completed_at=row.completed_at, score=score.score,
-            score_reason=INCOMPLETE if incomplete and score.reason is None else score.reason, incomplete=incomplete,
-            counts={"total": counts.total, "passed": counts.passed, "failed": counts.failed, "errors": counts.errors,
-                    "skipped": counts.skipped, "waived": counts.waived},
-            statuses=statuses, actuals=actuals, waivers=waivers,
-        ))
-    await _store(session, scored, templates)
+    pending = [history_copy.SIGNATURE]
+    connection = await (await session.connection()).get_raw_connection()
+    async with connection.driver_connection.cursor() as cursor, cursor.copy(HISTORY_COPY) as copy:
+        for row in rows:
+            template = templates.get(row.template_id, empty)
+            statuses, actuals = answers(template, row.result)
+            waivers = {}
+            if org_exceptions := exceptions.get(row.org_id):
+                key = (row.template_id, row.org_id)
+                if key not in waivable:
+                    waivable[key] = template.positions_of(org_exceptions)
+                waivers = waive(template, statuses, waivable[key], row.host_id,
+                                groups.get(row.host_id, frozenset()), org_exceptions, now)
+            counts = tally(statuses)
+            score = compute_score(counts)
+            incomplete = is_incomplete(counts, max_error_share)
+            scan = ScoredScan(
+                scan_id=row.id, org_id=row.org_id, host_id=row.host_id, policy_id=row.policy_id,
+                template_id=row.template_id, scan_type=row.scan_type, remediation_id=row.remediation_id,
+                completed_at=row.completed_at, score=score.score,
+                score_reason=INCOMPLETE if incomplete and score.reason is None else score.reason,
+                incomplete=incomplete,
+                counts={"total": counts.total, "passed": counts.passed, "failed": counts.failed,
+                        "errors": counts.errors, "skipped": counts.skipped, "waived": counts.waived},
+                statuses=statuses, actuals=actuals, waivers=waivers,
+            )
+            scored.append(scan)
+            pending.append(history_row(scan, template))
+            if len(pending) >= COPY_ROWS_PER_WRITE:
+                await copy.write(b"".join(pending))
+                pending = []
+        await copy.write(b"".join([*pending, history_copy.TRAILER]))
+    await _store_latest_state(session, scored)
+    await _store_scores(session, scored)
     return scored, checks
 
 
-async def _store(session: AsyncSession, scored: list[ScoredScan], templates: dict[uuid.UUID, TemplateChecks]) -> None:
-    await _store_history(session, scored, templates)
-    await _store_latest_state(session, scored)
-    await _store_scores(session, scored)
-
-
+COPY_ROWS_PER_WRITE = 10
+# History is one `scan_results` row per scan (parallel arrays in template order), written by binary COPY.
 HISTORY_COPY = ("COPY scan_results (scan_id, check_ids, rule_ids, statuses, actuals, exception_ids) "
                 "FROM STDIN (FORMAT BINARY)")
 
 
-async def _store_history(session: AsyncSession, scored: list[ScoredScan],
-                         templates: dict[uuid.UUID, TemplateChecks]) -> None:
-    """One `scan_results` row per scan (parallel arrays in template order), written by binary COPY."""
-    if not scored:
-        return
-    empty = TemplateChecks([])
-    data = [history_copy.SIGNATURE]
-    for scan in scored:
-        template = templates.get(scan.template_id, empty)
-        waivers = (history_copy.sparse_uuid_array(len(scan.statuses), scan.waivers) if scan.waivers
-                   else template.no_waivers)
-        data.append(history_copy.row(
-            scan.scan_id.bytes, template.encoded_check_ids, template.encoded_rule_ids,
-            history_copy.status_array(scan.statuses), history_copy.text_array(scan.actuals), waivers,
-        ))
-    data.append(history_copy.TRAILER)
-    connection = await (await session.connection()).get_raw_connection()
-    async with connection.driver_connection.cursor() as cursor, cursor.copy(HISTORY_COPY) as copy:
-        await copy.write(b"".join(data))
+def history_row(scan: ScoredScan, template: TemplateChecks) -> bytes:
+    waivers = (history_copy.sparse_uuid_array(len(scan.statuses), scan.waivers) if scan.waivers
+               else template.no_waivers)
+    return history_copy.row(scan.scan_id.bytes, template.encoded_check_ids, template.encoded_rule_ids,
+                            history_copy.status_array(scan.statuses), history_copy.text_array(scan.actuals), waivers)
 
 
 async def _store_latest_state(session: AsyncSession, scored: list[ScoredScan]) -> None:
