@@ -3,6 +3,7 @@ batch of many hosts leaves each host's latest state equal to its own history."""
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select, text
 
 from models import CheckState, ComplianceScan, ScanCheckResult
@@ -49,3 +50,27 @@ async def test_recording_a_batch_twice_changes_nothing_the_second_time(db, sessi
         assert await outcomes(db, CheckState, host_id=host.id, policy_id=policy.id) == history
     completed = await db.scalars(select(ComplianceScan.status).where(ComplianceScan.id.in_(scan_ids)))
     assert set(completed) == {"completed"}
+
+
+async def test_an_unknown_status_fails_the_whole_batch_and_leaves_its_scans_running(db, sessionmaker):
+    org = await make_org(db)
+    template = await make_template(db, org, checks=3, critical=0)
+    policy = await make_policy(db, org, template)
+    hosts = [await make_host(db, org) for _ in range(2)]
+    await db.commit()
+    good = await open_scan(sessionmaker, policy, hosts[0].id, template, passed=3)
+    bad = await open_scan(sessionmaker, policy, hosts[1].id, template, passed=3)
+    await db.execute(text("""
+        UPDATE agent_jobs SET result = json_build_object('results', json_build_array(json_build_object(
+            'check_id', CAST(:check AS text), 'status', 'maybe', 'actual', 'x')))
+        WHERE scan_id = :scan
+    """), {"check": str(template.medium[0].id), "scan": bad})
+    await db.commit()
+
+    with pytest.raises(ValueError, match="unknown check status"):
+        await record(sessionmaker, sorted([good, bad]))
+
+    statuses = await db.scalars(select(ComplianceScan.status).where(ComplianceScan.id.in_([good, bad]))
+                                .execution_options(populate_existing=True))
+    assert set(statuses) == {"running"}
+    assert await outcomes(db, ScanCheckResult, scan_id=good) == {}
