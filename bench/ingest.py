@@ -193,8 +193,8 @@ async def measure(sessionmaker, conninfo: str, args, drift: float) -> None:
     per_scan = [t / scans for t in batch_times]
     ms = 1000
     raised = await raised_by_recording(sessionmaker, ctx["org"])
-    print(f"--- drift {drift:g} assumed: each scan draws {drift:.0%} of a host's outcomes anew, the others repeat the "
-          f"host's usual outcome")
+    print(f"--- drift {drift:g} assumed: each scan draws {drift:.0%} of a host's outcomes anew (the rest repeat the "
+          f"host's usual outcome)")
     print(f"scans x checks                {args.batches} micro-batches x {scans} scans x {args.checks} checks "
           f"= {recorded:,} check results ({len(pool)} hosts reused)")
     scans_per_s = recorded / args.checks / sum(batch_times)
