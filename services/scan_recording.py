@@ -229,8 +229,7 @@ async def record_completed_scans(
                 await copy.write(b"".join(pending))
                 pending = []
         await copy.write(b"".join([*pending, history_copy.TRAILER]))
-    await _store_latest_state(session, scored)
-    await _store_scores(session, scored)
+    await _store_state_and_scores(session, scored)
     return scored, checks
 
 
@@ -247,44 +246,22 @@ def history_row(scan: ScoredScan, template: TemplateChecks) -> bytes:
                             history_copy.status_array(scan.statuses), history_copy.text_array(scan.actuals), waivers)
 
 
-async def _store_latest_state(session: AsyncSession, scored: list[ScoredScan]) -> None:
-    """Bring check_states up to date from the history just written, in the database, touching only what changed.
+async def _store_state_and_scores(session: AsyncSession, scored: list[ScoredScan]) -> None:
+    """In one statement: bring check_states up to date from the history just written, complete the scans with
+    their counts and scores, and move their host statuses on.
 
     Most checks of a host give the same outcome scan after scan, so a steady fleet rewrites a few state rows per
     scan instead of one per check; states of checks no longer in the template go. A scan older than the latest
-    one recorded for its host and policy changes nothing here.
+    one recorded for its host and policy changes neither the state nor the host status. Every part of the
+    statement sees the host statuses as they were before it, so the state is compared with the previous scan.
     """
     latest: dict[tuple[uuid.UUID, uuid.UUID], ScoredScan] = {}
     for scan in sorted(scored, key=lambda s: s.completed_at):
         latest[(scan.host_id, scan.policy_id)] = scan
-    params = {"scan": [s.scan_id for s in latest.values()], "host": [s.host_id for s in latest.values()],
-              "policy": [s.policy_id for s in latest.values()], "org": [s.org_id for s in latest.values()],
-              "at": [s.completed_at for s in latest.values()]}
-    await session.execute(text(f"""
-        WITH {_STATE_DELTA},
-        departed AS (
-            DELETE FROM check_states cs
-            USING (SELECT e.host_id, e.policy_id, e.check_id FROM existing e
-                   WHERE NOT EXISTS (SELECT 1 FROM fresh f WHERE f.host_id = e.host_id AND f.policy_id = e.policy_id
-                                                             AND f.check_id = e.check_id)) d
-            WHERE cs.host_id = d.host_id AND cs.policy_id = d.policy_id AND cs.check_id = d.check_id
-        )
-        INSERT INTO check_states (host_id, policy_id, check_id, org_id, rule_id, status, actual, exception_id,
-                                  scan_id, updated_at)
-        SELECT f.host_id, f.policy_id, f.check_id, f.org_id, f.rule_id, f.status, f.actual, f.exception_id,
-               f.scan_id, f.at
-        FROM fresh f
-        LEFT JOIN existing e ON e.host_id = f.host_id AND e.policy_id = f.policy_id AND e.check_id = f.check_id
-        WHERE e.host_id IS NULL
-           OR (e.status, e.actual, e.exception_id) IS DISTINCT FROM (f.status, f.actual, f.exception_id)
-        UNION ALL
-        SELECT host_id, policy_id, check_id, org_id, rule_id, status, actual, exception_id, scan_id, at
-        FROM changed_in_place
-        ON CONFLICT (host_id, policy_id, check_id) DO UPDATE SET
-            org_id = EXCLUDED.org_id, rule_id = EXCLUDED.rule_id, status = EXCLUDED.status,
-            actual = EXCLUDED.actual, exception_id = EXCLUDED.exception_id, scan_id = EXCLUDED.scan_id,
-            updated_at = EXCLUDED.updated_at
-    """), params)
+    params = {"state_scan": [s.scan_id for s in latest.values()], "state_host": [s.host_id for s in latest.values()],
+              "state_policy": [s.policy_id for s in latest.values()],
+              "state_org": [s.org_id for s in latest.values()], "state_at": [s.completed_at for s in latest.values()]}
+    await session.execute(text(_STATE_AND_SCORES), params | _score_columns(scored))
 
 
 # The state of a host and policy is the history of its latest recorded scan (host_policy_status.scan_id), spread
@@ -296,8 +273,9 @@ async def _store_latest_state(session: AsyncSession, scored: list[ScoredScan]) -
 _STATE_DELTA = """
     current AS MATERIALIZED (
         SELECT n.*, h.scan_id AS previous_scan_id
-        FROM unnest(CAST(:scan AS uuid[]), CAST(:host AS uuid[]), CAST(:policy AS uuid[]), CAST(:org AS uuid[]),
-                    CAST(:at AS timestamptz[])) AS n(scan_id, host_id, policy_id, org_id, at)
+        FROM unnest(CAST(:state_scan AS uuid[]), CAST(:state_host AS uuid[]), CAST(:state_policy AS uuid[]),
+                    CAST(:state_org AS uuid[]), CAST(:state_at AS timestamptz[])) AS n(scan_id, host_id, policy_id,
+                                                                                          org_id, at)
         LEFT JOIN host_policy_status h ON h.host_id = n.host_id AND h.policy_id = n.policy_id
         WHERE h.last_completed_at IS NULL OR h.last_completed_at <= n.at
     ),
@@ -336,7 +314,7 @@ _STATE_DELTA = """
     )"""
 
 
-async def _store_scores(session: AsyncSession, scored: list[ScoredScan]) -> None:
+def _score_columns(scored: list[ScoredScan]) -> dict[str, list]:
     scans = {k: [] for k in ("id", "host", "policy", "org", "template", "score", "reason", "at",
                              "total", "passed", "failed", "errors", "skipped", "waived", "incomplete")}
     for scan in scored:
@@ -347,36 +325,63 @@ async def _store_scores(session: AsyncSession, scored: list[ScoredScan]) -> None
             scans[key].append(value)
         for key in ("total", "passed", "failed", "errors", "skipped", "waived"):
             scans[key].append(scan.counts[key])
+    return scans
 
-    # One statement: the scans complete and their host statuses move on together.
-    await session.execute(text("""
-        WITH n AS (
-            SELECT * FROM unnest(CAST(:id AS uuid[]), CAST(:host AS uuid[]), CAST(:policy AS uuid[]),
-                                 CAST(:org AS uuid[]), CAST(:template AS uuid[]), CAST(:score AS numeric[]),
-                                 CAST(:reason AS text[]), CAST(:total AS int[]), CAST(:passed AS int[]),
-                                 CAST(:failed AS int[]), CAST(:errors AS int[]), CAST(:skipped AS int[]),
-                                 CAST(:waived AS int[]), CAST(:at AS timestamptz[]), CAST(:incomplete AS boolean[]))
-                 AS n(id, host_id, policy_id, org_id, template_id, score, reason, total, passed, failed, errors,
-                      skipped, waived, at, incomplete)
-        ), completed AS (
-            UPDATE compliance_scans s SET status = 'completed', score = n.score, score_reason = n.reason,
-                total = n.total, passed = n.passed, failed = n.failed, errors = n.errors, skipped = n.skipped,
-                waived = n.waived, completed_at = n.at, updated_at = now()
-            FROM n
-            WHERE s.id = n.id
-        )
-        INSERT INTO host_policy_status (host_id, policy_id, org_id, scan_id, template_id, score, total, passed,
-                                        failed, errors, skipped, waived, last_completed_at, incomplete)
-        SELECT host_id, policy_id, org_id, id, template_id, score, total, passed, failed, errors, skipped, waived,
-               at, incomplete
-        FROM n
-        ON CONFLICT (host_id, policy_id) DO UPDATE SET
-            org_id = EXCLUDED.org_id, scan_id = EXCLUDED.scan_id, template_id = EXCLUDED.template_id,
-            score = EXCLUDED.score, total = EXCLUDED.total, passed = EXCLUDED.passed, failed = EXCLUDED.failed,
-            errors = EXCLUDED.errors, skipped = EXCLUDED.skipped, waived = EXCLUDED.waived,
-            last_completed_at = EXCLUDED.last_completed_at, incomplete = EXCLUDED.incomplete
-        WHERE host_policy_status.last_completed_at <= EXCLUDED.last_completed_at
-    """), scans)
+
+_STATE_AND_SCORES = f"""
+    WITH {_STATE_DELTA},
+    departed AS (
+        DELETE FROM check_states cs
+        USING (SELECT e.host_id, e.policy_id, e.check_id FROM existing e
+               WHERE NOT EXISTS (SELECT 1 FROM fresh f WHERE f.host_id = e.host_id AND f.policy_id = e.policy_id
+                                                         AND f.check_id = e.check_id)) d
+        WHERE cs.host_id = d.host_id AND cs.policy_id = d.policy_id AND cs.check_id = d.check_id
+    ),
+    states AS (
+        INSERT INTO check_states (host_id, policy_id, check_id, org_id, rule_id, status, actual, exception_id,
+                                  scan_id, updated_at)
+        SELECT f.host_id, f.policy_id, f.check_id, f.org_id, f.rule_id, f.status, f.actual, f.exception_id,
+               f.scan_id, f.at
+        FROM fresh f
+        LEFT JOIN existing e ON e.host_id = f.host_id AND e.policy_id = f.policy_id AND e.check_id = f.check_id
+        WHERE e.host_id IS NULL
+           OR (e.status, e.actual, e.exception_id) IS DISTINCT FROM (f.status, f.actual, f.exception_id)
+        UNION ALL
+        SELECT host_id, policy_id, check_id, org_id, rule_id, status, actual, exception_id, scan_id, at
+        FROM changed_in_place
+        ON CONFLICT (host_id, policy_id, check_id) DO UPDATE SET
+            org_id = EXCLUDED.org_id, rule_id = EXCLUDED.rule_id, status = EXCLUDED.status,
+            actual = EXCLUDED.actual, exception_id = EXCLUDED.exception_id, scan_id = EXCLUDED.scan_id,
+            updated_at = EXCLUDED.updated_at
+    ),
+    scores AS (
+        SELECT * FROM unnest(CAST(:id AS uuid[]), CAST(:host AS uuid[]), CAST(:policy AS uuid[]),
+                             CAST(:org AS uuid[]), CAST(:template AS uuid[]), CAST(:score AS numeric[]),
+                             CAST(:reason AS text[]), CAST(:total AS int[]), CAST(:passed AS int[]),
+                             CAST(:failed AS int[]), CAST(:errors AS int[]), CAST(:skipped AS int[]),
+                             CAST(:waived AS int[]), CAST(:at AS timestamptz[]), CAST(:incomplete AS boolean[]))
+             AS n(id, host_id, policy_id, org_id, template_id, score, reason, total, passed, failed, errors,
+                  skipped, waived, at, incomplete)
+    ),
+    completed AS (
+        UPDATE compliance_scans s SET status = 'completed', score = n.score, score_reason = n.reason,
+            total = n.total, passed = n.passed, failed = n.failed, errors = n.errors, skipped = n.skipped,
+            waived = n.waived, completed_at = n.at, updated_at = now()
+        FROM scores n
+        WHERE s.id = n.id
+    )
+    INSERT INTO host_policy_status (host_id, policy_id, org_id, scan_id, template_id, score, total, passed,
+                                    failed, errors, skipped, waived, last_completed_at, incomplete)
+    SELECT host_id, policy_id, org_id, id, template_id, score, total, passed, failed, errors, skipped, waived,
+           at, incomplete
+    FROM scores
+    ON CONFLICT (host_id, policy_id) DO UPDATE SET
+        org_id = EXCLUDED.org_id, scan_id = EXCLUDED.scan_id, template_id = EXCLUDED.template_id,
+        score = EXCLUDED.score, total = EXCLUDED.total, passed = EXCLUDED.passed, failed = EXCLUDED.failed,
+        errors = EXCLUDED.errors, skipped = EXCLUDED.skipped, waived = EXCLUDED.waived,
+        last_completed_at = EXCLUDED.last_completed_at, incomplete = EXCLUDED.incomplete
+    WHERE host_policy_status.last_completed_at <= EXCLUDED.last_completed_at
+"""
 
 
 async def mark_timed_out(session: AsyncSession, scan_ids: list[uuid.UUID]) -> int:
