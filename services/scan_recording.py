@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from operator import itemgetter
 
+from psycopg.rows import namedtuple_row
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -82,58 +83,75 @@ class TemplateChecks:
         return [n for n, c in enumerate(self.checks) if c.rule_id in rule_ids]
 
 
-async def _running_scans(session: AsyncSession, scan_ids: list[uuid.UUID]) -> list:
-    """The scans to record, locked. Only running scans are recorded, so none has a history row yet: the delete
-    only guards against a row left by hand, which would stop the history COPY."""
-    return (await session.execute(text("""
-        WITH stray_history AS (
-            DELETE FROM scan_results r USING compliance_scans s
-            WHERE r.scan_id = s.id AND s.id = ANY(:ids) AND s.status = 'running'
-        )
-        SELECT s.id, s.org_id, s.host_id, s.policy_id, s.template_id, s.scan_type, s.remediation_id,
-               j.result, coalesce(j.completed_at, now()) AS completed_at
-        FROM compliance_scans s
-        JOIN agent_jobs j ON j.scan_id = s.id AND j.kind = 'compliance_check'
-        WHERE s.id = ANY(:ids) AND s.status = 'running' AND j.status = 'completed'
-        ORDER BY s.id
-        FOR UPDATE OF s
-    """), {"ids": scan_ids})).all()
+# What recording reads before it scores, sent together in one round trip (a psycopg pipeline): the scans to record,
+# locked, and the checks, live exceptions and group memberships that scoring them needs, found through the same
+# scan ids. Only running scans are recorded, so none has a history row yet: the delete only guards against a row
+# left by hand, which would stop the history COPY.
+_SCANS_TO_RECORD = """
+    WITH stray_history AS (
+        DELETE FROM scan_results r USING compliance_scans s
+        WHERE r.scan_id = s.id AND s.id = ANY(%(ids)s) AND s.status = 'running'
+    )
+    SELECT s.id, s.org_id, s.host_id, s.policy_id, s.template_id, s.scan_type, s.remediation_id,
+           j.result, coalesce(j.completed_at, now()) AS completed_at
+    FROM compliance_scans s
+    JOIN agent_jobs j ON j.scan_id = s.id AND j.kind = 'compliance_check'
+    WHERE s.id = ANY(%(ids)s) AND s.status = 'running' AND j.status = 'completed'
+    ORDER BY s.id
+    FOR UPDATE OF s
+"""
+_CHECKS = """
+    SELECT template_id, id, rule_id, title, severity, remediation_type, remediation_requires_change
+    FROM compliance_checks WHERE template_id = ANY({templates}) AND enabled ORDER BY template_id, position, rule_id
+"""
+_SCANNED = "ARRAY(SELECT {column} FROM compliance_scans WHERE id = ANY(%(ids)s) AND status = 'running')"
+_EXCEPTIONS_OF_SCANS = f"""
+    SELECT org_id, id, rule_id, host_id, host_group_id, status, expires_at FROM compliance_exceptions
+    WHERE org_id = ANY({_SCANNED.format(column="org_id")}) AND status = 'active'
+      AND (expires_at IS NULL OR expires_at > now())
+"""
+_GROUPS_OF_SCANS = f"""
+    SELECT host_id, group_id FROM host_group_members WHERE host_id = ANY({_SCANNED.format(column="host_id")})
+"""
+
+
+@dataclass
+class _Inputs:
+    scans: list
+    checks: dict[uuid.UUID, list[CheckInfo]]
+    exceptions: dict[uuid.UUID, dict[str, list[ExceptionScope]]]  # per organization, its live exceptions by rule
+    groups: dict[uuid.UUID, frozenset]  # per host, its groups
+
+
+async def _read_inputs(session: AsyncSession, scan_ids: list[uuid.UUID]) -> _Inputs:
+    connection = (await (await session.connection()).get_raw_connection()).driver_connection
+    params = {"ids": scan_ids}
+    async with connection.pipeline():
+        scans = await connection.cursor(row_factory=namedtuple_row).execute(_SCANS_TO_RECORD, params)
+        checks = await connection.execute(_CHECKS.format(templates=_SCANNED.format(column="template_id")), params)
+        exceptions = await connection.execute(_EXCEPTIONS_OF_SCANS, params)
+        groups = await connection.execute(_GROUPS_OF_SCANS, params)
+    inputs = _Inputs(await scans.fetchall(), defaultdict(list), defaultdict(lambda: defaultdict(list)), {})
+    for template_id, *values in await checks.fetchall():
+        inputs.checks[template_id].append(CheckInfo(*values))
+    for org_id, *values in await exceptions.fetchall():
+        exception = ExceptionScope(*values)
+        inputs.exceptions[org_id][exception.rule_id].append(exception)
+    members: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
+    for host_id, group_id in await groups.fetchall():
+        members[host_id].add(group_id)
+    inputs.groups = {host: frozenset(ids) for host, ids in members.items()}
+    return inputs
 
 
 async def load_checks(session: AsyncSession, template_ids: set[uuid.UUID]) -> dict[uuid.UUID, list[CheckInfo]]:
-    rows = await session.execute(text("""
-        SELECT template_id, id, rule_id, title, severity, remediation_type, remediation_requires_change
-        FROM compliance_checks WHERE template_id = ANY(:ids) AND enabled ORDER BY template_id, position, rule_id
-    """), {"ids": list(template_ids)})
+    """The enabled checks of each template, in the order agents answer them."""
+    connection = (await (await session.connection()).get_raw_connection()).driver_connection
+    cursor = await connection.execute(_CHECKS.format(templates="%(ids)s"), {"ids": list(template_ids)})
     checks: dict[uuid.UUID, list[CheckInfo]] = defaultdict(list)
-    for template_id, *values in rows:
+    for template_id, *values in await cursor.fetchall():
         checks[template_id].append(CheckInfo(*values))
     return checks
-
-
-async def _active_exceptions(
-    session: AsyncSession, org_ids: set[uuid.UUID]
-) -> dict[uuid.UUID, dict[str, list[ExceptionScope]]]:
-    """Per organization, its live exceptions by rule id."""
-    rows = await session.execute(text("""
-        SELECT org_id, id, rule_id, host_id, host_group_id, status, expires_at FROM compliance_exceptions
-        WHERE org_id = ANY(:orgs) AND status = 'active' AND (expires_at IS NULL OR expires_at > now())
-    """), {"orgs": list(org_ids)})
-    by_org: dict[uuid.UUID, dict[str, list[ExceptionScope]]] = defaultdict(lambda: defaultdict(list))
-    for org_id, *values in rows:
-        exception = ExceptionScope(*values)
-        by_org[org_id][exception.rule_id].append(exception)
-    return by_org
-
-
-async def _group_memberships(session: AsyncSession, host_ids: set[uuid.UUID]) -> dict[uuid.UUID, frozenset]:
-    rows = await session.execute(
-        text("SELECT host_id, group_id FROM host_group_members WHERE host_id = ANY(:hosts)"), {"hosts": list(host_ids)}
-    )
-    groups: dict[uuid.UUID, set[uuid.UUID]] = defaultdict(set)
-    for host_id, group_id in rows:
-        groups[host_id].add(group_id)
-    return {host: frozenset(ids) for host, ids in groups.items()}
 
 
 def answers(template: TemplateChecks, result: dict | None) -> tuple[list[str], list[str | None]]:
@@ -184,14 +202,12 @@ async def record_completed_scans(
 ) -> tuple[list[ScoredScan], dict[uuid.UUID, list[CheckInfo]]]:
     """Score and store every running scan whose agent job has completed; already-recorded scans are skipped.
     A scan with too many errors keeps its score but is marked incomplete (score_reason)."""
-    rows = await _running_scans(session, scan_ids)
+    inputs = await _read_inputs(session, scan_ids)
+    rows, checks, exceptions, groups = inputs.scans, inputs.checks, inputs.exceptions, inputs.groups
     if not rows:
         return [], {}
-    checks = await load_checks(session, {r.template_id for r in rows})
     templates = {template_id: TemplateChecks(template_checks) for template_id, template_checks in checks.items()}
     empty = TemplateChecks([])
-    exceptions = await _active_exceptions(session, {r.org_id for r in rows})
-    groups = await _group_memberships(session, {r.host_id for r in rows})
     waivable: dict[tuple[uuid.UUID, uuid.UUID], list[int]] = {}
 
     # History rows go to the server a few scans at a time as they are scored, so the server stores them while the
