@@ -256,7 +256,11 @@ async def plan_scan_remediations(
     (scan_id, check_id) makes a retried recording a no-op, and returning all `planned` rows of these scans
     lets a retried activity still start the ones an earlier attempt created.
     """
-    candidates = [s for s in scored if s.scan_type != "verify" and s.counts.get("failed")]
+    # Only a failed check with an automated fix can become a remediation (and so have become one in an earlier
+    # attempt): a batch whose templates have none plans nothing and asks nothing.
+    fixable = {template_id for template_id, template_checks in checks.items()
+               if any(c.remediation_type in rules.AUTOMATIC_REMEDIATION_TYPES for c in template_checks)}
+    candidates = [s for s in scored if s.scan_type != "verify" and s.counts.get("failed") and s.template_id in fixable]
     if not candidates:
         return []
     gates, paused = await _gates(session, candidates)
