@@ -32,9 +32,9 @@ AGENT_WAITS_IN_FLIGHT = 100
 # complete any workflow task (patched "gentler-agent-waits").
 FIRST_AGENT_WAITS = 20
 # Scheduling hundreds of activities in one workflow task can exceed the SDK's 2-second deadlock detector on a
-# busy worker: waits are handed out in slices, each in its own workflow task.
-DISPATCH_SLICE = 25
-DISPATCH_SLICE_BEFORE_PATCH = 100
+# busy worker: waits are handed out in slices, each in its own workflow task. Each pause costs a workflow task, so
+# smaller slices slow every batch (slices of 25 made a 1,000-host batch 4 s slower).
+DISPATCH_SLICE = 100
 SLICE_PAUSE = timedelta(milliseconds=10)
 RECORD_CHUNK = 50
 RECORD_MAX = 200
@@ -88,12 +88,11 @@ class ScanBatchWorkflow:
         return buffered >= RECORD_CHUNK or (self._waiting == 0 and buffered > 0)
 
     async def _dispatch(self, scans: list[ScanRef], timeout_seconds: int) -> None:
-        dispatch_slice = DISPATCH_SLICE_BEFORE_PATCH
         if workflow.patched("gentler-agent-waits"):
-            dispatch_slice, self._waits_allowed = DISPATCH_SLICE, FIRST_AGENT_WAITS
+            self._waits_allowed = FIRST_AGENT_WAITS
         waiters = []
         for index, ref in enumerate(scans):
-            if index and index % dispatch_slice == 0:
+            if index and index % DISPATCH_SLICE == 0:
                 await workflow.sleep(SLICE_PAUSE)
             await workflow.wait_condition(lambda: self._in_flight < self._waits_allowed)
             self._in_flight += 1
