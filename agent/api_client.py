@@ -114,7 +114,7 @@ class AgentApi:
         self.http = http or UrllibHttp()
         self.token = token
         self.requests: Counter[str] = Counter()  # sent, by kind: enroll, heartbeat, poll, result
-        self.server_errors = 0  # 5xx answers to polls and result posts
+        self.server_errors = 0  # 5xx answers to heartbeats, polls and result posts
 
     @property
     def headers(self) -> dict[str, str]:
@@ -136,7 +136,11 @@ class AgentApi:
 
     async def heartbeat(self, facts: dict | None = None) -> None:
         self.requests["heartbeat"] += 1
-        await self._call("POST", "/heartbeat", json=facts or {})
+        try:
+            await self._call("POST", "/heartbeat", json=facts or {})
+        except ApiError as err:
+            self.server_errors += err.status >= 500
+            raise
 
     async def jobs(self, wait: int) -> list[dict]:
         self.requests["poll"] += 1

@@ -182,13 +182,19 @@ class Fleet:
         self.hosts.extend(created)
         return list(created)
 
-    def start(self, wait: int = 20, heartbeat: float | None = None) -> None:
+    def start(self, wait: int = 20, heartbeat: float | None = None, spread: float = 0.0) -> None:
         """Every host long-polls with `wait`; with `heartbeat`, each also sends a heartbeat that often, starting
-        at a random moment of the period, as reference agents started at different times do."""
+        at a random moment of the period. With `spread`, each host starts at a random moment of that many
+        seconds, as agents started at different times do (a fleet started at once keeps polling in rounds)."""
         self._stop.clear()
-        self._tasks = [asyncio.create_task(host.serve(self._stop, wait)) for host in self.hosts]
+        self._tasks = [asyncio.create_task(self._serve(host, wait, spread)) for host in self.hosts]
         if heartbeat:
             self._tasks += [asyncio.create_task(self._beat(host, heartbeat)) for host in self.hosts]
+
+    async def _serve(self, host: SimulatedHost, wait: int, spread: float) -> None:
+        if spread:
+            await asyncio.sleep(random.uniform(0, spread))
+        await host.serve(self._stop, wait)
 
     async def _beat(self, host: SimulatedHost, every: float) -> None:
         await asyncio.sleep(random.uniform(0, every))

@@ -31,6 +31,10 @@ LOOK_AT_LEAST_EVERY = 600.0
 # Polls and agent logins that look in the database at once; the others queue without a connection, so a burst of
 # polls (a fleet reconnecting after a restart) leaves the pool to result posts and people, and none times out on it.
 CONCURRENT_LOOKS = 8
+# Result posts and heartbeats writing at once, likewise: with the looks, at most 16 of the pool's connections go to
+# agents, however many post together, and the others wait in memory for their turn instead of timing out on the
+# pool (which would answer 503).
+CONCURRENT_STORES = 8
 _STILL_VALID = """
     SELECT a.token_hash FROM agents a
     WHERE a.token_hash = ANY(%(hashes)s) AND a.revoked_at IS NULL AND a.approved_at IS NOT NULL
@@ -170,6 +174,7 @@ class JobNotifier:
         self._announced: dict[uuid.UUID, float] = {}
         self._looked: dict[uuid.UUID, float] = {}
         self.looks = asyncio.Semaphore(CONCURRENT_LOOKS)
+        self.stores = asyncio.Semaphore(CONCURRENT_STORES)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._listen())

@@ -1,25 +1,36 @@
-"""End-to-end scans over real HTTP: the API (uvicorn) and worker as separate processes, a simulated fleet of
-N hosts long-polling the API, one scheduled tick. Run twice: dev server in memory, then with file persistence
-(as `make run` uses it).
+"""End-to-end scans over real HTTP: the API (uvicorn) and worker(s) as separate processes, a simulated fleet of
+N hosts talking to the API as reference agents do (long polls of 55 s, a heartbeat every 5 minutes, each result
+post carrying the next poll), and two scheduled ticks: the first warms up (first scans of every host, worker
+caches), the second is the steady state that is measured. A series of fleet sizes runs one after the other, each
+on a fresh database and dev server.
 
-    .venv/bin/python -m bench.e2e_scans [--hosts 1000] [--persistence memory|file|both] [--api-workers 1]
+    .venv/bin/python -m bench.e2e_scans [--hosts 250,500,1000,2000,5000] [--persistence memory|file|both]
+                                        [--workers 1] [--api-workers 1]
 
-Prints host scans/s, time from cycle start to the last scan recorded, history events per host scan, the agents'
-HTTP requests per host scan and their 5xx answers, and the baseline measured on the same server: N trivial
-one-activity workflows (workflows/s). Target: scans/s >= 2x baseline.
+For the steady tick it prints host scans/s (cycle start to last scan recorded), where the time went from each
+job's opening (delivered, answered, recorded), history events per host scan, the agents' HTTP requests per host
+scan by kind, the API's CPU per host scan (all its processes, from /proc), the most pooled connections the API
+and the worker had busy at once (pg_stat_activity, by application name), the HTTP 5xx answers agents got, and the
+baseline measured on the same server after the run: N trivial one-activity workflows (workflows/s; at most 100
+client requests in flight, within the dev server's limits at any size). Targets (issue 19): scans/s >= 2x the
+baseline at 1,000 hosts, <= 1.2 requests per host scan, no 5xx, and 5,000 hosts within 20 % of 500.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import sys
 import tempfile
+import time
+from collections import Counter
 from pathlib import Path
 
 import httpx
 from sqlalchemy import text
 
+from agent.__main__ import HEARTBEAT_SECONDS, POLL_WAIT
 from agent.fleet import Fleet, Outcomes, own_connection
 from bench.harness import (
     api_process,
@@ -33,89 +44,190 @@ from bench.harness import (
 )
 from bench.trivial import trivial_workflows_per_second
 
+TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
+API_NAME, WORKER_NAME = "bench-api", "bench-worker"
 
-async def one_run(hosts: int, db_file: Path | None, api_workers: int = 1) -> dict:
+
+def process_tree_cpu(pid: int) -> float:
+    """CPU seconds (user + system) of a process and its children (uvicorn's worker processes)."""
+    total = 0.0
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            fields = stat.read().rsplit(")", 1)[1].split()
+        total += (int(fields[11]) + int(fields[12])) / TICKS_PER_SECOND
+        with open(f"/proc/{pid}/task/{pid}/children") as children:
+            total += sum(process_tree_cpu(int(child)) for child in children.read().split())
+    except FileNotFoundError:
+        pass
+    return total
+
+
+class ConnectionSampler:
+    """The most connections each service had busy (not idle) at once, sampled every 0.2 s."""
+
+    def __init__(self, sessionmaker):
+        self.sessionmaker = sessionmaker
+        self.most: Counter[str] = Counter()
+        self._task: asyncio.Task | None = None
+
+    async def _sample(self) -> None:
+        query = text("""SELECT application_name, count(*) FROM pg_stat_activity
+                        WHERE datname = current_database() AND state NOT IN ('idle') AND pid <> pg_backend_pid()
+                        GROUP BY 1""")
+        async with self.sessionmaker() as session:
+            while True:
+                for name, busy in (await session.execute(query)).all():
+                    self.most[name] = max(self.most[name], busy)
+                await session.rollback()
+                await asyncio.sleep(0.2)
+
+    def __enter__(self) -> ConnectionSampler:
+        self._task = asyncio.create_task(self._sample())
+        return self
+
+    def __exit__(self, *_) -> None:
+        self._task.cancel()
+
+
+async def measured_tick(env, sessionmaker, settings, fleet: Fleet, api_pid: int, tick: str) -> dict:
+    requests_before, errors_before = fleet.requests(), sum(h.api.server_errors for h in fleet.hosts)
+    cpu_before = process_tree_cpu(api_pid)
+    with ConnectionSampler(sessionmaker) as connections:
+        result, batch_ids, elapsed = await run_one_tick(env.client, sessionmaker, settings.temporal_task_queue,
+                                                          tick)
+    api_cpu = process_tree_cpu(api_pid) - cpu_before
+    async with sessionmaker() as session:
+        scans = {"pattern": f"scan-batch-%-{tick}-%"}
+        completed = await session.scalar(text(
+            "SELECT count(*) FROM compliance_scans WHERE status = 'completed' AND workflow_id LIKE :pattern"), scans)
+        # Where the time went, from the jobs' creation: agents answering, then recording catching up.
+        timeline = (await session.execute(text("""
+            SELECT extract(epoch FROM percentile_cont(0.5) WITHIN GROUP (ORDER BY j.delivered_at - j.created_at)),
+                   extract(epoch FROM max(j.delivered_at - j.created_at)),
+                   extract(epoch FROM percentile_cont(0.5) WITHIN GROUP (ORDER BY j.completed_at - j.created_at)),
+                   extract(epoch FROM max(j.completed_at - j.created_at)),
+                   extract(epoch FROM percentile_cont(0.5) WITHIN GROUP (ORDER BY s.completed_at - j.created_at)),
+                   extract(epoch FROM max(s.completed_at - j.created_at))
+            FROM agent_jobs j JOIN compliance_scans s ON s.id = j.scan_id
+            WHERE s.workflow_id LIKE :pattern
+        """), scans)).one()
+    events = 0
+    for workflow_id in [*batch_ids, f"scan-cycle-{tick}"]:
+        events += len([e async for e in env.client.get_workflow_handle(workflow_id).fetch_history_events()])
+    return {"completed": completed, "planned": result.scans_planned, "elapsed": elapsed, "timeline": timeline,
+            "events": events, "batches": len(batch_ids), "requests": fleet.requests() - requests_before,
+            "server_errors": sum(h.api.server_errors for h in fleet.hosts) - errors_before, "api_cpu": api_cpu,
+            "connections": dict(connections.most)}
+
+
+async def one_run(hosts: int, db_file: Path | None, workers: int, api_workers: int) -> dict:
     async with fresh_database() as (db_url, engine), dev_server(db_file) as env:
         settings = bench_settings(db_url, env)
         sessionmaker = sessionmaker_for(engine)
         secret = await seed_bench_org(sessionmaker, hosts)
-        with api_process(settings, "e2e-api", "--timeout-graceful-shutdown", "2",
-                         "--workers", str(api_workers)) as (base_url, _server):
-            worker = spawn([sys.executable, "worker.py"], settings, "e2e-worker")
+        with api_process(settings, "e2e-api", "--timeout-graceful-shutdown", "2", "--workers", str(api_workers),
+                         app_name=API_NAME) as (base_url, server):
+            processes = [spawn([sys.executable, "worker.py"], settings, f"e2e-worker-{n}", app_name=WORKER_NAME)
+                         for n in range(workers)]
             try:
                 async with httpx.AsyncClient(timeout=httpx.Timeout(120.0)) as http:
                     # Each simulated host talks through its own client, as real agents do (see agent.fleet).
                     fleet = Fleet(http, base_url, Outcomes(fail_rate=0.2, error_rate=0.01),
-                                  client_per_host=lambda: own_connection(120.0))
+                                  client_per_host=lambda: own_connection(POLL_WAIT + 60.0))
                     await fleet.enroll(hosts, secret, prefix="e2e", concurrency=50)
-                    fleet.start(wait=20)
+                    fleet.start(wait=POLL_WAIT, heartbeat=HEARTBEAT_SECONDS)
                     await asyncio.sleep(2)
-                    requests_before = fleet.requests()
-                    result, batch_ids, elapsed = await run_one_tick(env.client, sessionmaker,
-                                                                      settings.temporal_task_queue, "e2e")
-                    requests = fleet.requests() - requests_before
-                    server_errors = sum(host.api.server_errors for host in fleet.hosts)
+                    first = await measured_tick(env, sessionmaker, settings, fleet, server.pid, "e2e-first")
+                    async with sessionmaker() as session, session.begin():  # a scan interval later: all due again
+                        await session.execute(text("UPDATE host_policy_status "
+                                                   "SET last_completed_at = last_completed_at - interval '30 days'"))
+                    steady = await measured_tick(env, sessionmaker, settings, fleet, server.pid, "e2e-steady")
                     await fleet.aclose()
             finally:
-                worker.terminate()
-                worker.wait(timeout=30)
-        async with sessionmaker() as session:
-            completed = await session.scalar(text("SELECT count(*) FROM compliance_scans WHERE status='completed'"))
-            # Where the time went, from the jobs' creation: agents answering, then recording catching up.
-            timeline = (await session.execute(text("""
-                SELECT extract(epoch FROM percentile_cont(0.5) WITHIN GROUP (ORDER BY j.delivered_at - j.created_at)),
-                       extract(epoch FROM max(j.delivered_at - j.created_at)),
-                       extract(epoch FROM percentile_cont(0.5) WITHIN GROUP (ORDER BY j.completed_at - j.created_at)),
-                       extract(epoch FROM max(j.completed_at - j.created_at)),
-                       extract(epoch FROM percentile_cont(0.5) WITHIN GROUP (ORDER BY s.completed_at - j.created_at)),
-                       extract(epoch FROM max(s.completed_at - j.created_at))
-                FROM agent_jobs j JOIN compliance_scans s ON s.id = j.scan_id
-            """))).one()
-        events = 0
-        for workflow_id in [*batch_ids, "scan-cycle-e2e"]:
-            events += len([e async for e in env.client.get_workflow_handle(workflow_id).fetch_history_events()])
+                for process in processes:
+                    process.terminate()
+                for process in processes:
+                    process.wait(timeout=30)
         baseline = await trivial_workflows_per_second(env.client, hosts)
-    return {"completed": completed, "planned": result.scans_planned, "elapsed": elapsed, "timeline": timeline,
-            "events": events, "batches": len(batch_ids), "baseline": baseline, "requests": requests,
-            "server_errors": server_errors}
+    return {"hosts": hosts, "first": first, "steady": steady, "baseline": baseline}
 
 
-def report(label: str, hosts: int, r: dict) -> None:
+def report(label: str, run: dict) -> None:
+    hosts, first, r = run["hosts"], run["first"], run["steady"]
     rate = r["completed"] / r["elapsed"]
-    print(f"[{label}] hosts {hosts}, scans completed {r['completed']} of {r['planned']} in {r['batches']} batch(es)")
-    print(f"[{label}] cycle start -> last scan recorded   {r['elapsed']:.2f} s")
-    print(f"[{label}] host scans/s                        {rate:.1f}")
+    scans = max(r["completed"], 1)
+    print(f"[{label}] hosts {hosts}: first tick {first['completed']} scans in {first['elapsed']:.2f} s "
+          f"({first['completed'] / first['elapsed']:.1f}/s, warm-up); steady tick below")
+    print(f"[{label}] scans completed                      {r['completed']} of {r['planned']} "
+          f"in {r['batches']} batch(es)")
+    print(f"[{label}] cycle start -> last scan recorded    {r['elapsed']:.2f} s")
+    print(f"[{label}] host scans/s                         {rate:.1f}")
     delivered_p50, delivered_max, answered_p50, answered_max, recorded_p50, recorded_max = r["timeline"]
-    print(f"[{label}] from job opened: job delivered      p50 {delivered_p50:.1f} s, last {delivered_max:.1f} s")
-    print(f"[{label}] from job opened: agent answered     p50 {answered_p50:.1f} s, last {answered_max:.1f} s")
-    print(f"[{label}] from job opened: scan recorded      p50 {recorded_p50:.1f} s, last {recorded_max:.1f} s")
-    print(f"[{label}] history events per host scan        {r['events'] / max(r['completed'], 1):.2f} (target <= 5)")
-    sent, scans = r["requests"], max(r["completed"], 1)
-    # Every host's job reaches it on the long poll it sent before the tick: one request, plus those sent during it.
-    print(f"[{label}] agent requests per host scan        {(sum(sent.values()) + hosts) / scans:.2f} "
-          f"(sent during the tick: {sent['result']} result posts, {sent['poll']} polls; "
-          f"+ {hosts} polls waiting at its start)")
-    print(f"[{label}] HTTP 5xx answers to agents          {r['server_errors']}")
-    print(f"[{label}] baseline trivial workflows/s        {r['baseline']:.1f}")
-    print(f"[{label}] ratio (target >= 2)                  {rate / r['baseline']:.2f}")
+    print(f"[{label}] from job opened: job delivered       p50 {delivered_p50:.1f} s, last {delivered_max:.1f} s")
+    print(f"[{label}] from job opened: agent answered      p50 {answered_p50:.1f} s, last {answered_max:.1f} s")
+    print(f"[{label}] from job opened: scan recorded       p50 {recorded_p50:.1f} s, last {recorded_max:.1f} s")
+    print(f"[{label}] history events per host scan         {r['events'] / scans:.2f} (target <= 5)")
+    sent = r["requests"]
+    print(f"[{label}] agent requests per host scan         {sum(sent.values()) / scans:.2f} (target <= 1.2; "
+          f"{', '.join(f'{kind} {count}' for kind, count in sorted(sent.items()))})")
+    print(f"[{label}] API CPU per host scan                {r['api_cpu'] / scans * 1000:.1f} ms "
+          f"({r['api_cpu'] / r['elapsed'] * 100:.0f} % of a core over the tick)")
+    busy = r["connections"]
+    print(f"[{label}] most connections busy at once        API {busy.get(API_NAME, 0)}, "
+          f"worker(s) {busy.get(WORKER_NAME, 0)}")
+    print(f"[{label}] HTTP 5xx answers to agents           {r['server_errors']}")
+    print(f"[{label}] baseline trivial workflows/s         {run['baseline']:.1f}")
+    print(f"[{label}] ratio (target >= 2 at 1,000 hosts)    {rate / run['baseline']:.2f}")
 
 
-async def run(hosts: int, persistence: str, api_workers: int) -> None:
-    suffix = f", {api_workers} API processes" if api_workers > 1 else ""
-    if persistence in ("memory", "both"):
-        report("in-memory" + suffix, hosts, await one_run(hosts, None, api_workers))
-    if persistence in ("file", "both"):
-        with tempfile.TemporaryDirectory() as folder:
-            report("file-persistence" + suffix, hosts, await one_run(hosts, Path(folder) / "temporal.db", api_workers))
+def summary(label: str, runs: list[dict]) -> None:
+    print(f"[{label}] hosts | scans/s | baseline wf/s | ratio | requests/scan | API CPU ms/scan | "
+          "busy connections API/worker | 5xx")
+    for run in runs:
+        r = run["steady"]
+        scans = max(r["completed"], 1)
+        rate = r["completed"] / r["elapsed"]
+        print(f"[{label}] {run['hosts']} | {rate:.1f} | {run['baseline']:.1f} | {rate / run['baseline']:.2f} | "
+              f"{sum(r['requests'].values()) / scans:.2f} | {r['api_cpu'] / scans * 1000:.1f} | "
+              f"{r['connections'].get(API_NAME, 0)}/{r['connections'].get(WORKER_NAME, 0)} | {r['server_errors']}")
+    by_size = {run["hosts"]: run["steady"]["completed"] / run["steady"]["elapsed"] for run in runs}
+    if 500 in by_size:
+        for size in sorted(by_size):
+            if size > 500:
+                print(f"[{label}] {size} hosts vs 500: {by_size[size] / by_size[500] * 100:.0f} % "
+                      "(target: 5,000 within 20 %)")
+
+
+async def run(sizes: list[int], persistence: str, workers: int, api_workers: int) -> None:
+    suffix = (f", {workers} workers" if workers > 1 else "") + (
+        f", {api_workers} API processes" if api_workers > 1 else "")
+    for mode in ("memory", "file"):
+        if persistence not in (mode, "both"):
+            continue
+        label = ("in-memory" if mode == "memory" else "file-persistence") + suffix
+        runs = []
+        for hosts in sizes:
+            started = time.monotonic()
+            if mode == "memory":
+                runs.append(await one_run(hosts, None, workers, api_workers))
+            else:
+                with tempfile.TemporaryDirectory() as folder:
+                    runs.append(await one_run(hosts, Path(folder) / "temporal.db", workers, api_workers))
+            report(label, runs[-1])
+            print(f"[{label}] (run took {time.monotonic() - started:.0f} s)", flush=True)
+        if len(runs) > 1:
+            summary(label, runs)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--hosts", type=int, default=1000)
-    parser.add_argument("--persistence", choices=("memory", "file", "both"), default="both")
+    parser.add_argument("--hosts", default="1000", help="fleet sizes, comma-separated: 250,500,1000,2000,5000")
+    parser.add_argument("--persistence", choices=("memory", "file", "both"), default="memory")
+    parser.add_argument("--workers", type=int, default=1, help="worker processes")
     parser.add_argument("--api-workers", type=int, default=1, help="uvicorn worker processes for the API")
     args = parser.parse_args()
-    asyncio.run(run(args.hosts, args.persistence, args.api_workers))
+    sizes = [int(size) for size in args.hosts.split(",")]
+    asyncio.run(run(sizes, args.persistence, args.workers, args.api_workers))
 
 
 if __name__ == "__main__":

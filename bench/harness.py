@@ -100,19 +100,23 @@ def service_env(settings: Settings) -> dict[str, str]:
                                "JWT_SECRET": settings.jwt_secret, "TEMPORAL_SCHEDULE_ENABLED": "false"}
 
 
-def spawn(argv: list[str], settings: Settings, log_name: str) -> subprocess.Popen:
-    """A service process in the project root; its stderr goes to .data/<log_name>.log."""
+def spawn(argv: list[str], settings: Settings, log_name: str, app_name: str | None = None) -> subprocess.Popen:
+    """A service process in the project root; its stderr goes to .data/<log_name>.log. With `app_name`, its
+    database connections carry that application name (libpq's PGAPPNAME), so pg_stat_activity tells them apart."""
     (ROOT / ".data").mkdir(exist_ok=True)
+    env = service_env(settings) | ({"PGAPPNAME": app_name} if app_name else {})
     with open(ROOT / ".data" / f"{log_name}.log", "wb") as log:
-        return subprocess.Popen(argv, cwd=ROOT, env=service_env(settings), stdout=subprocess.DEVNULL, stderr=log)
+        return subprocess.Popen(argv, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=log)
 
 
 @contextmanager
-def api_process(settings: Settings, log_name: str, *uvicorn_args: str) -> Iterator[tuple[str, subprocess.Popen]]:
+def api_process(settings: Settings, log_name: str, *uvicorn_args: str,
+                app_name: str | None = None) -> Iterator[tuple[str, subprocess.Popen]]:
     """The API under uvicorn in its own process, as deployed; yields its base URL and the process."""
     port = free_port()
     server = spawn([sys.executable, "-m", "uvicorn", "api.main:app", "--port", str(port), "--no-access-log",
-                    "--log-level", "warning", "--timeout-keep-alive", "75", *uvicorn_args], settings, log_name)
+                    "--log-level", "warning", "--timeout-keep-alive", "75", *uvicorn_args], settings, log_name,
+                   app_name)
     try:
         wait_for_port("127.0.0.1", port, 30, server)
         yield f"http://127.0.0.1:{port}", server

@@ -67,14 +67,15 @@ async def run(agents: int, seconds: float, wait: int, heartbeat: float) -> None:
         secret = await seed_bench_org(sessionmaker, agents)
         settings = Settings(database_url=db_url, environment="test", jwt_secret="bench-" + "x" * 40,
                             temporal_address="127.0.0.1:1", temporal_task_queue="idle-fleet")
-        with api_process(settings, "idle-fleet-api") as (base_url, server):
+        with api_process(settings, "idle-fleet-api", "--timeout-graceful-shutdown", "2") as (base_url, server):
             async with httpx.AsyncClient(timeout=httpx.Timeout(120.0)) as http:
                 fleet = Fleet(http, base_url, Outcomes(), client_per_host=lambda: own_connection(wait + 60.0))
                 await fleet.enroll(agents, secret, prefix="idle", concurrency=50)
                 await asyncio.sleep(2)
                 baseline = await measure(server.pid, sessionmaker, min(seconds, 30.0), None)
-                fleet.start(wait=wait, heartbeat=heartbeat)
-                await asyncio.sleep(wait + 5)  # past the first round of polls, which all start together
+                # Agents start at random moments of one wait, as a fleet whose hosts booted at different times.
+                fleet.start(wait=wait, heartbeat=heartbeat, spread=wait)
+                await asyncio.sleep(wait + 5)  # every agent is polling
                 idle = await measure(server.pid, sessionmaker, seconds, fleet)
                 errors = sum(host.api.server_errors for host in fleet.hosts)
                 await fleet.aclose()

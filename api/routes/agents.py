@@ -103,7 +103,7 @@ async def enroll(body: EnrollRequest, request: Request, response: Response) -> E
 async def heartbeat(agent: AgentDep, request: Request, body: HeartbeatRequest | None = None) -> HeartbeatResponse:
     now = datetime.now(UTC)
     values = {"last_seen": now} | (body.model_dump(exclude_none=True, exclude={"agent_version"}) if body else {})
-    async with short_transaction(request) as session:
+    async with request.app.state.job_notifier.stores, short_transaction(request) as session:
         await session.execute(update(Host).where(Host.id == agent.host_id).values(**values))
         await session.execute(update(Agent).where(Agent.id == agent.agent_id).values(last_seen=now))
     return HeartbeatResponse(host_id=agent.host_id, last_seen=now)
@@ -227,7 +227,7 @@ async def _store_result(job_id: uuid.UUID, agent: AgentIdentity, request: Reques
     """Store an agent's result on its job: `accepted`, `duplicate` (already completed) or `late` (the wait for
     it ended first; kept, marked late). An accepted result completes the waiting Temporal activity."""
     now = datetime.now(UTC)
-    async with short_transaction(request) as session:
+    async with request.app.state.job_notifier.stores, short_transaction(request) as session:
         job = (await session.execute(_LOCK_JOB, {"id": job_id})).first()
         if job is None or job.host_id != agent.host_id:
             raise NotFound("job")
@@ -255,7 +255,7 @@ async def _complete_activity(request: Request, job_id: uuid.UUID, token: bytes) 
         log.warning("completing job %s failed (%s); left for the sweep", job_id, exc)
         return
     late = not completed  # the activity already timed out: the result is kept, marked late
-    async with short_transaction(request) as session:
+    async with request.app.state.job_notifier.stores, short_transaction(request) as session:
         await session.execute(text(
             "UPDATE agent_jobs SET completion_pending = false, late = late OR :late WHERE id = :id"
         ), {"id": job_id, "late": late})
