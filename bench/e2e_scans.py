@@ -25,6 +25,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -92,6 +93,7 @@ class ConnectionSampler:
 async def measured_tick(env, sessionmaker, settings, fleet: Fleet, api_pid: int, tick: str) -> dict:
     requests_before, errors_before = fleet.requests(), sum(h.api.server_errors for h in fleet.hosts)
     cpu_before = process_tree_cpu(api_pid)
+    cycle_started = datetime.now(UTC)
     with ConnectionSampler(sessionmaker) as connections:
         result, batch_ids, elapsed = await run_one_tick(env.client, sessionmaker, settings.temporal_task_queue,
                                                           tick)
@@ -100,6 +102,10 @@ async def measured_tick(env, sessionmaker, settings, fleet: Fleet, api_pid: int,
         scans = {"pattern": f"scan-batch-%-{tick}-%"}
         completed = await session.scalar(text(
             "SELECT count(*) FROM compliance_scans WHERE status = 'completed' AND workflow_id LIKE :pattern"), scans)
+        opened = (await session.execute(text("""
+            SELECT extract(epoch FROM min(j.created_at) - :started), extract(epoch FROM max(j.created_at) - :started)
+            FROM agent_jobs j JOIN compliance_scans s ON s.id = j.scan_id WHERE s.workflow_id LIKE :pattern
+        """), scans | {"started": cycle_started})).one()
         # Where the time went, from the jobs' creation: agents answering, then recording catching up.
         timeline = (await session.execute(text("""
             SELECT extract(epoch FROM percentile_cont(0.5) WITHIN GROUP (ORDER BY j.delivered_at - j.created_at)),
@@ -115,6 +121,7 @@ async def measured_tick(env, sessionmaker, settings, fleet: Fleet, api_pid: int,
     for workflow_id in [*batch_ids, f"scan-cycle-{tick}"]:
         events += len([e async for e in env.client.get_workflow_handle(workflow_id).fetch_history_events()])
     return {"completed": completed, "planned": result.scans_planned, "elapsed": elapsed, "timeline": timeline,
+            "opened": opened,
             "events": events, "batches": len(batch_ids), "requests": fleet.requests() - requests_before,
             "server_errors": sum(h.api.server_errors for h in fleet.hosts) - errors_before, "api_cpu": api_cpu,
             "connections": dict(connections.most)}
@@ -162,6 +169,7 @@ def report(label: str, run: dict) -> None:
           f"in {r['batches']} batch(es)")
     print(f"[{label}] cycle start -> last scan recorded    {r['elapsed']:.2f} s")
     print(f"[{label}] host scans/s                         {rate:.1f}")
+    print(f"[{label}] jobs opened after cycle start        first {r['opened'][0]:.1f} s, last {r['opened'][1]:.1f} s")
     delivered_p50, delivered_max, answered_p50, answered_max, recorded_p50, recorded_max = r["timeline"]
     print(f"[{label}] from job opened: job delivered       p50 {delivered_p50:.1f} s, last {delivered_max:.1f} s")
     print(f"[{label}] from job opened: agent answered      p50 {answered_p50:.1f} s, last {answered_max:.1f} s")

@@ -109,18 +109,29 @@ async def heartbeat(agent: AgentDep, request: Request, body: HeartbeatRequest | 
     return HeartbeatResponse(host_id=agent.host_id, last_seen=now)
 
 
+_CLAIMABLE = "(status = 'pending' OR (status = 'delivered' AND delivered_at < :stale))"
+# A job row locked by another transaction (the worker registering its activity's task token) is skipped by the
+# claim; this says whether that happened, so the poll looks again shortly instead of waiting for an announcement
+# that already came.
+_LOCKED_AWAY = text(f"SELECT EXISTS (SELECT FROM agent_jobs WHERE host_id = :host AND {_CLAIMABLE})")
+RELOOK_SECONDS = 0.05
+
+
+class JobsBusy(Exception):
+    """The host has claimable jobs, but another transaction holds them for a moment."""
+
+
 async def _claim_jobs(request: Request, host_id: uuid.UUID) -> list[bytes]:
     """Mark this host's pending (or long-undelivered) jobs delivered and return them encoded, in one statement
     (which also marks the host seen when it got any): every agent long-polls, so this runs for each poll of each
-    host that may have work."""
+    host that may have work. Raises JobsBusy when all it could claim was locked."""
     now = datetime.now(UTC)
     async with short_transaction(request) as session:
         jobs = (await session.execute(text("""
             WITH claimed AS (
                 UPDATE agent_jobs j SET status = 'delivered', delivered_at = :now, updated_at = :now
                 FROM (SELECT id FROM agent_jobs
-                      WHERE host_id = :host
-                        AND (status = 'pending' OR (status = 'delivered' AND delivered_at < :stale))
+                      WHERE host_id = :host AND """ + _CLAIMABLE + """
                       ORDER BY created_at LIMIT 20
                       FOR UPDATE SKIP LOCKED) AS picked
                 WHERE j.id = picked.id
@@ -130,6 +141,8 @@ async def _claim_jobs(request: Request, host_id: uuid.UUID) -> list[bytes]:
             )
             SELECT * FROM claimed ORDER BY created_at
         """), {"host": host_id, "now": now, "stale": now - REDELIVER_AFTER})).all()
+        if not jobs and await session.scalar(_LOCKED_AWAY, {"host": host_id, "stale": now - REDELIVER_AFTER}):
+            raise JobsBusy
         return [await encode_job(request.app, session, job) for job in jobs]
 
 
@@ -145,9 +158,15 @@ async def _next_jobs(request: Request, host_id: uuid.UUID, wait: int) -> list[by
         while True:
             if look:
                 news.clear()
-                async with notifier.looks:
-                    looked_at = time.monotonic()
-                    jobs = await _claim_jobs(request, host_id)
+                try:
+                    async with notifier.looks:
+                        looked_at = time.monotonic()
+                        jobs = await _claim_jobs(request, host_id)
+                except JobsBusy:
+                    await asyncio.sleep(RELOOK_SECONDS)
+                    if time.monotonic() < deadline:
+                        continue
+                    return []
                 if jobs:
                     return jobs
                 notifier.found_nothing(host_id, looked_at)

@@ -9,6 +9,7 @@ import time
 import uuid
 
 import httpx
+from psycopg import AsyncConnection
 from sqlalchemy import event, select, update
 
 from agent.api_client import AgentApi, Backoff, with_retries
@@ -16,6 +17,7 @@ from agent.fleet import HttpxHttp
 from api.job_payloads import expand_payload
 from api.schemas.agents import JobOut
 from models import Agent, AgentJob, Host
+from models.db import libpq_url
 from services.scans import notify_jobs
 from tests.api.test_agent_gateway import enroll, open_check_job, org_with_token
 from tests.factories import login, make_user
@@ -279,3 +281,21 @@ async def test_delivered_jobs_are_the_jobout_shape_and_results_with_nul_are_refu
     fine = {"results": [{"check_id": c, "status": "pass", "actual": "\\u0000"} for c in checks]}
     accepted = await client.post(f"/api/v1/agent/jobs/{job.id}/result", json=fine, headers=bearer(agent))
     assert accepted.json() == {"job_id": str(job.id), "status": "accepted"}
+
+
+async def test_a_job_locked_at_the_claim_is_delivered_once_released_not_at_the_sweep(client, db, db_url):
+    org, token = await org_with_token(client, db)
+    agent = await enroll(client, token, "racing")
+    assert (await client.get("/api/v1/agent/jobs", headers=bearer(agent))).json() == []
+    poll = asyncio.create_task(client.get("/api/v1/agent/jobs", params={"wait": 20}, headers=bearer(agent)))
+    await waiting_polls(client.app, 1)
+    # The worker registering its activity's task token holds the job's row when the announcement wakes the poll.
+    job, _ = await open_check_job(db, org, uuid.UUID(agent["host_id"]))  # not announced yet
+    async with await AsyncConnection.connect(libpq_url(db_url)) as holder:
+        await holder.execute("SELECT 1 FROM agent_jobs WHERE id = %s FOR UPDATE", [job.id])
+        await notify_jobs(db, {uuid.UUID(agent["host_id"])})
+        await db.commit()
+        await asyncio.sleep(0.5)
+        assert not poll.done()
+    answer = await asyncio.wait_for(poll, 5)  # the sweep would take 30 s
+    assert [j["id"] for j in answer.json()] == [str(job.id)]
