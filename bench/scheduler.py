@@ -7,10 +7,12 @@
    and their agent jobs — in a transaction that is rolled back; the two are printed separately.
 2. One tick through ScanCycleWorkflow with `--workers` worker processes (`worker.py`, as deployed, on one task
    queue) and no agents (target ≤ 15 s): from the cycle's start until every scan record and agent job is open
-   (agent_jobs == planned scans), and until every batch has its agent waits in flight; the batch workflows are
-   then terminated. From the histories: the longest workflow task, start to completion, of the cycle and every
-   batch (target ≤ 2 s; the SDK's deadlock detector fails a task at 2 s), the longest wait of a task for a worker,
-   the largest payload and the most events of any one run (Temporal's limits: 2 MB per payload, 50k events per run).
+   (agent_jobs == planned scans), and until every batch has its first agent waits in flight (task tokens stored);
+   the batch workflows are then terminated. From the histories: the longest workflow task of the cycle and every
+   batch, from WORKFLOW_TASK_STARTED to WORKFLOW_TASK_COMPLETED as the server recorded them (target ≤ 2 s), with its
+   command count; the longest wait of a task for a worker (scheduled to started); workflow tasks that failed (not
+   counting those the termination cut short); the largest payload and the most events of any one run (Temporal's
+   limits: 2 MB per payload, 50k events per run).
 Baseline in the same run: a plain `SELECT count(*)` over the hosts table, and the same server's trivial
 one-activity workflows/s.
 """
