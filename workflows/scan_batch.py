@@ -29,7 +29,7 @@ with workflow.unsafe.imports_passed_through():
 AGENT_WAITS_IN_FLIGHT = 100
 # A batch starts with 20 waits in flight and adds one per wait that ends, up to 100: before any agent can answer,
 # the 80 batches of a 100k-host tick would put 8,000 waits on the server at once, which then took seconds to
-# complete any workflow task (patched "gentler-agent-waits").
+# complete any workflow task.
 FIRST_AGENT_WAITS = 20
 # Scheduling hundreds of activities in one workflow task can exceed the SDK's 2-second deadlock detector on a
 # busy worker: waits are handed out in slices, each in its own workflow task. Each pause costs a workflow task, so
@@ -47,7 +47,7 @@ class ScanBatchWorkflow:
         self._completed: list[str] = []
         self._timed_out: list[str] = []
         self._in_flight = 0
-        self._waits_allowed = AGENT_WAITS_IN_FLIGHT
+        self._waits_allowed = FIRST_AGENT_WAITS
         self._waiting = 0
 
     @workflow.run
@@ -88,8 +88,6 @@ class ScanBatchWorkflow:
         return buffered >= RECORD_CHUNK or (self._waiting == 0 and buffered > 0)
 
     async def _dispatch(self, scans: list[ScanRef], timeout_seconds: int) -> None:
-        if workflow.patched("gentler-agent-waits"):
-            self._waits_allowed = FIRST_AGENT_WAITS
         waiters = []
         for index, ref in enumerate(scans):
             if index and index % DISPATCH_SLICE == 0:

@@ -22,9 +22,8 @@ with workflow.unsafe.imports_passed_through():
 
 MAX_CHILDREN_PER_RUN = 900
 # Children are started in rounds, each round in one workflow task. Rounds of 50 made tasks of 1.5-2.3 s while a
-# 100k-host tick's batches started (patched "smaller-start-rounds").
+# 100k-host tick's batches started.
 START_CONCURRENCY = 20
-START_CONCURRENCY_BEFORE_PATCH = 50
 SAFETY_NET_TIMEOUT = timedelta(minutes=2)
 
 
@@ -52,9 +51,8 @@ class ScanCycleWorkflow:
             self._search_attributes = plan.search_attributes
 
         now_batches, later = batches[:MAX_CHILDREN_PER_RUN], batches[MAX_CHILDREN_PER_RUN:]
-        round_size = START_CONCURRENCY if workflow.patched("smaller-start-rounds") else START_CONCURRENCY_BEFORE_PATCH
-        for offset in range(0, len(now_batches), round_size):
-            chunk = now_batches[offset:offset + round_size]
+        for offset in range(0, len(now_batches), START_CONCURRENCY):
+            chunk = now_batches[offset:offset + START_CONCURRENCY]
             await asyncio.gather(*(self._start_batch(spec, timeout) for spec in chunk))
         if later:
             workflow.continue_as_new(CycleInput(tick=tick, pending_batches=later, agent_timeout_seconds=timeout,

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import select, text, update
 
 from api.audit import audit
-from api.deps import short_transaction
+from api.deps import gateway_transaction, short_transaction
 from api.errors import NotFound, Unauthorized, Unprocessable
 from api.job_notifier import REDELIVER_AFTER, AgentIdentity
 from api.job_payloads import encode_job, json_list, template_checks
@@ -56,7 +56,7 @@ async def current_agent(
     if (cached := notifier.credentials.get(token_hash)) is not None:
         notifier.liveness.seen(cached)
         return cached
-    async with request.app.state.job_notifier.looks, short_transaction(request) as session:
+    async with request.app.state.job_notifier.looks, gateway_transaction(request) as session:
         row = (await session.execute(
             select(Agent.id, Agent.host_id, Host.org_id, Agent.approved_at).join(Host, Host.id == Agent.host_id)
             .where(Agent.token_hash == token_hash, Agent.revoked_at.is_(None))
@@ -103,7 +103,7 @@ async def enroll(body: EnrollRequest, request: Request, response: Response) -> E
 async def heartbeat(agent: AgentDep, request: Request, body: HeartbeatRequest | None = None) -> HeartbeatResponse:
     now = datetime.now(UTC)
     values = {"last_seen": now} | (body.model_dump(exclude_none=True, exclude={"agent_version"}) if body else {})
-    async with request.app.state.job_notifier.stores, short_transaction(request) as session:
+    async with request.app.state.job_notifier.stores, gateway_transaction(request) as session:
         await session.execute(update(Host).where(Host.id == agent.host_id).values(**values))
         await session.execute(update(Agent).where(Agent.id == agent.agent_id).values(last_seen=now))
     return HeartbeatResponse(host_id=agent.host_id, last_seen=now)
@@ -115,6 +115,7 @@ _CLAIMABLE = "(status = 'pending' OR (status = 'delivered' AND delivered_at < :s
 # that already came.
 _LOCKED_AWAY = text(f"SELECT EXISTS (SELECT FROM agent_jobs WHERE host_id = :host AND {_CLAIMABLE})")
 RELOOK_SECONDS = 0.05
+CLAIM_LIMIT = 20  # jobs handed to an agent at once
 
 
 class JobsBusy(Exception):
@@ -126,13 +127,13 @@ async def _claim_jobs(request: Request, host_id: uuid.UUID) -> list[bytes]:
     (which also marks the host seen when it got any): every agent long-polls, so this runs for each poll of each
     host that may have work. Raises JobsBusy when all it could claim was locked."""
     now = datetime.now(UTC)
-    async with short_transaction(request) as session:
+    async with gateway_transaction(request) as session:
         jobs = (await session.execute(text("""
             WITH claimed AS (
                 UPDATE agent_jobs j SET status = 'delivered', delivered_at = :now, updated_at = :now
                 FROM (SELECT id FROM agent_jobs
                       WHERE host_id = :host AND """ + _CLAIMABLE + """
-                      ORDER BY created_at LIMIT 20
+                      ORDER BY created_at LIMIT """ + str(CLAIM_LIMIT) + """
                       FOR UPDATE SKIP LOCKED) AS picked
                 WHERE j.id = picked.id
                 RETURNING j.id, j.kind, j.payload, j.created_at
@@ -146,13 +147,14 @@ async def _claim_jobs(request: Request, host_id: uuid.UUID) -> list[bytes]:
         return [await encode_job(request.app, session, job) for job in jobs]
 
 
-async def _next_jobs(request: Request, host_id: uuid.UUID, wait: int) -> list[bytes]:
+async def _next_jobs(request: Request, host_id: uuid.UUID, wait: int, started: float) -> list[bytes]:
     """The long poll: claim this host's jobs, unless the listener vouches nothing is new since the host's last
-    empty look; then wait up to about `wait` seconds without a database connection, and look again only when the
-    listener says this host got a job."""
+    empty look; then wait without a database connection until about `wait` seconds after the request `started`
+    (time.monotonic()), and look again only when the listener says this host got a job. Counting from the
+    request's start keeps a result post that queued behind others within the time its agent allows it."""
     notifier = request.app.state.job_notifier
     # A little jitter keeps a fleet that started together (a restart) from polling in one burst forever after.
-    deadline = time.monotonic() + wait * random.uniform(0.9, 1.0)
+    deadline = started + wait * random.uniform(0.9, 1.0)
     with notifier.news_for(host_id) as news:
         look = notifier.must_look(host_id)
         while True:
@@ -167,9 +169,12 @@ async def _next_jobs(request: Request, host_id: uuid.UUID, wait: int) -> list[by
                     if time.monotonic() < deadline:
                         continue
                     return []
+                if len(jobs) < CLAIM_LIMIT:
+                    # Everything claimable when the look began is in hand: like an empty look, the host need not
+                    # look again until an announcement names it (a result post's next poll then costs no query).
+                    notifier.found_nothing(host_id, looked_at)
                 if jobs:
                     return jobs
-                notifier.found_nothing(host_id, looked_at)
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return []
@@ -190,7 +195,7 @@ async def poll_jobs(
     agent: AgentDep, request: Request, wait: Annotated[int, Query(ge=0, le=MAX_WAIT_SECONDS)] = 0
 ) -> Response:
     # Answered as ready JSON (JobOut's shape): the checks of a template are encoded once per process.
-    return _json(json_list(await _next_jobs(request, agent.host_id, wait)))
+    return _json(json_list(await _next_jobs(request, agent.host_id, wait, time.monotonic())))
 
 
 RESULT_MODELS = {"compliance_check": ComplianceResultIn, "inventory": InventoryResultIn,
@@ -228,10 +233,11 @@ async def post_result(
         "also poll for the next jobs, as GET /agent/jobs?wait= does: they come back in `next_jobs`, so a busy "
         "agent needs one request per job"))] = None,
 ) -> Response:
+    started = time.monotonic()
     status = await _store_result(job_id, agent, request, body)
     ack = b'{"job_id":"%s","status":"%s"' % (str(job_id).encode(), status.encode())
     if wait is not None:
-        ack += b',"next_jobs":' + json_list(await _next_jobs(request, agent.host_id, wait))
+        ack += b',"next_jobs":' + json_list(await _next_jobs(request, agent.host_id, wait, started))
     return _json(ack + b"}")
 
 
@@ -246,7 +252,7 @@ async def _store_result(job_id: uuid.UUID, agent: AgentIdentity, request: Reques
     """Store an agent's result on its job: `accepted`, `duplicate` (already completed) or `late` (the wait for
     it ended first; kept, marked late). An accepted result completes the waiting Temporal activity."""
     now = datetime.now(UTC)
-    async with request.app.state.job_notifier.stores, short_transaction(request) as session:
+    async with request.app.state.job_notifier.stores, gateway_transaction(request) as session:
         job = (await session.execute(_LOCK_JOB, {"id": job_id})).first()
         if job is None or job.host_id != agent.host_id:
             raise NotFound("job")
@@ -274,7 +280,7 @@ async def _complete_activity(request: Request, job_id: uuid.UUID, token: bytes) 
         log.warning("completing job %s failed (%s); left for the sweep", job_id, exc)
         return
     late = not completed  # the activity already timed out: the result is kept, marked late
-    async with request.app.state.job_notifier.stores, short_transaction(request) as session:
+    async with request.app.state.job_notifier.stores, gateway_transaction(request) as session:
         await session.execute(text(
             "UPDATE agent_jobs SET completion_pending = false, late = late OR :late WHERE id = :id"
         ), {"id": job_id, "late": late})

@@ -57,8 +57,6 @@ async def test_cycle_scans_due_hosts_in_batches_and_skips_the_rest(skipping_env,
         assert all(s.status == "completed" and s.score is not None for s in scans)
         await save_history(stack.client.get_workflow_handle("scan-cycle-t1"), "scan_cycle")
         await save_history(stack.client.get_workflow_handle(batch_ids[0]), "scan_batch_scheduled")
-        await save_history(stack.client.get_workflow_handle("scan-cycle-t1"), "scan_cycle_smaller_start_rounds")
-        await save_history(stack.client.get_workflow_handle(batch_ids[0]), "scan_batch_gentler_agent_waits")
 
         # A second tick right away finds nothing due: every host was just scanned.
         again = await stack.client.execute_workflow(
