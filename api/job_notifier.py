@@ -132,7 +132,8 @@ class Liveness:
         try:
             for statement, seen in ((_SEEN_HOSTS, hosts), (_SEEN_AGENTS, agents)):
                 if seen:
-                    await conn.execute(statement, {"ids": list(seen), "ats": list(seen.values())})
+                    ids = sorted(seen)  # one lock order for every process's writes
+                    await conn.execute(statement, {"ids": ids, "ats": [seen[key] for key in ids]})
         except Exception:
             # Not written: keep them for the next round (newer sightings win).
             for record, seen in ((self._agents, agents), (self._hosts, hosts)):

@@ -123,9 +123,9 @@ class JobsBusy(Exception):
 
 
 async def _claim_jobs(request: Request, host_id: uuid.UUID) -> list[bytes]:
-    """Mark this host's pending (or long-undelivered) jobs delivered and return them encoded, in one statement
-    (which also marks the host seen when it got any): every agent long-polls, so this runs for each poll of each
-    host that may have work. Raises JobsBusy when all it could claim was locked."""
+    """Mark this host's pending (or long-undelivered) jobs delivered and return them encoded, in one statement:
+    every agent long-polls, so this runs for each poll of each host that may have work (the host is marked seen
+    with everyone else's, by the listener). Raises JobsBusy when all it could claim was locked."""
     now = datetime.now(UTC)
     async with gateway_transaction(request) as session:
         jobs = (await session.execute(text("""
@@ -137,8 +137,6 @@ async def _claim_jobs(request: Request, host_id: uuid.UUID) -> list[bytes]:
                       FOR UPDATE SKIP LOCKED) AS picked
                 WHERE j.id = picked.id
                 RETURNING j.id, j.kind, j.payload, j.created_at
-            ), seen AS (
-                UPDATE hosts SET last_seen = :now WHERE id = :host AND EXISTS (SELECT FROM claimed)
             )
             SELECT * FROM claimed ORDER BY created_at
         """), {"host": host_id, "now": now, "stale": now - REDELIVER_AFTER})).all()
