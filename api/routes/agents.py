@@ -116,6 +116,8 @@ _CLAIMABLE = "(status = 'pending' OR (status = 'delivered' AND delivered_at < :s
 _LOCKED_AWAY = text(f"SELECT EXISTS (SELECT FROM agent_jobs WHERE host_id = :host AND {_CLAIMABLE})")
 RELOOK_SECONDS = 0.05
 CLAIM_LIMIT = 20  # jobs handed to an agent at once
+# Agents allow a long poll `wait` + 30 s (agent.api_client); a claim starting later than this may not be read.
+CLAIM_GRACE_SECONDS = 10
 
 
 class JobsBusy(Exception):
@@ -161,6 +163,11 @@ async def _next_jobs(request: Request, host_id: uuid.UUID, wait: int, started: f
                 try:
                     async with notifier.looks:
                         looked_at = time.monotonic()
+                        if looked_at > started + wait + CLAIM_GRACE_SECONDS:
+                            # Queued too long behind other looks: the agent may have given up on this request,
+                            # and jobs claimed for it would sit "delivered" to nobody until redelivered minutes
+                            # later. Leave them pending for the agent's next poll, which looks at once.
+                            return []
                         jobs = await _claim_jobs(request, host_id)
                 except JobsBusy:
                     await asyncio.sleep(RELOOK_SECONDS)

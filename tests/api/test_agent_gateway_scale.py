@@ -299,3 +299,18 @@ async def test_a_job_locked_at_the_claim_is_delivered_once_released_not_at_the_s
         assert not poll.done()
     answer = await asyncio.wait_for(poll, 5)  # the sweep would take 30 s
     assert [j["id"] for j in answer.json()] == [str(job.id)]
+
+
+async def test_a_poll_queued_past_its_agents_patience_claims_nothing_and_the_next_poll_gets_the_job(
+        client, db, monkeypatch):
+    org, token = await org_with_token(client, db)
+    agent = await enroll(client, token, "patient")
+    job = await give_job(db, org, agent["host_id"])
+    # As if this poll had waited behind thousands of others for its turn to look, past what its agent allows.
+    monkeypatch.setattr("api.routes.agents.CLAIM_GRACE_SECONDS", -3600)
+    assert (await client.get("/api/v1/agent/jobs", headers=bearer(agent))).json() == []
+    stored = await db.scalar(select(AgentJob.status).where(AgentJob.id == job.id).execution_options(
+        populate_existing=True))
+    assert stored == "pending"  # not handed to a request nobody reads
+    monkeypatch.undo()
+    assert [j["id"] for j in (await client.get("/api/v1/agent/jobs", headers=bearer(agent))).json()] == [str(job.id)]
