@@ -11,17 +11,23 @@ from tests.factories import make_host, make_org
 from tests.scan_builders import make_policy, make_template, open_scan, record
 
 
+async def arrange(db, checks: int, critical: int, hosts: int):
+    """An organization's policy on a template of `checks` checks, and its hosts."""
+    org = await make_org(db)
+    template = await make_template(db, org, checks=checks, critical=critical)
+    policy = await make_policy(db, org, template)
+    made = [await make_host(db, org) for _ in range(hosts)]
+    await db.commit()
+    return template, policy, made
+
+
 async def outcomes(db, model, **where) -> dict:
     rows = await db.execute(select(model).filter_by(**where).execution_options(populate_existing=True))
     return {r.check_id: (r.status, r.actual, r.exception_id) for r in rows.scalars()}
 
 
 async def test_a_history_row_left_by_hand_for_a_running_scan_is_replaced(db, sessionmaker):
-    org = await make_org(db)
-    template = await make_template(db, org, checks=4, critical=0)
-    policy = await make_policy(db, org, template)
-    host = await make_host(db, org)
-    await db.commit()
+    template, policy, (host,) = await arrange(db, checks=4, critical=0, hosts=1)
     scan_id = await open_scan(sessionmaker, policy, host.id, template, passed=3, failed=1)
     await db.execute(text("INSERT INTO scan_results VALUES (:id, '{}', '{}', '{}', '{}', '{}')"), {"id": scan_id})
     await db.commit()
@@ -33,11 +39,7 @@ async def test_a_history_row_left_by_hand_for_a_running_scan_is_replaced(db, ses
 
 
 async def test_recording_a_batch_twice_changes_nothing_the_second_time(db, sessionmaker):
-    org = await make_org(db)
-    template = await make_template(db, org, checks=6, critical=1)
-    policy = await make_policy(db, org, template)
-    hosts = [await make_host(db, org) for _ in range(3)]
-    await db.commit()
+    template, policy, hosts = await arrange(db, checks=6, critical=1, hosts=3)
     for _ in range(2):  # a first scan, then one compared position by position
         scan_ids = [await open_scan(sessionmaker, policy, h.id, template, passed=n + 1, failed=4 - n,
                                     critical_failed=n % 2) for n, h in enumerate(hosts)]
@@ -53,11 +55,7 @@ async def test_recording_a_batch_twice_changes_nothing_the_second_time(db, sessi
 
 
 async def test_an_unknown_status_fails_the_whole_batch_and_leaves_its_scans_running(db, sessionmaker):
-    org = await make_org(db)
-    template = await make_template(db, org, checks=3, critical=0)
-    policy = await make_policy(db, org, template)
-    hosts = [await make_host(db, org) for _ in range(2)]
-    await db.commit()
+    template, policy, hosts = await arrange(db, checks=3, critical=0, hosts=2)
     good = await open_scan(sessionmaker, policy, hosts[0].id, template, passed=3)
     bad = await open_scan(sessionmaker, policy, hosts[1].id, template, passed=3)
     await db.execute(text("""
