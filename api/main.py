@@ -47,8 +47,10 @@ from orchestration.gateway import TemporalGateway
 
 API_PREFIX = "/api/v1"
 RESOURCE_ROUTERS = [
+    # The agent gateway first: routes are matched in order, and agents send most of the requests.
+    agents.router,
     auth.router, users.router, orgs.router, enrollment.router, hosts.router, audit_log.router, templates.router,
-    policies.router, scans.router, agents.router, agent_download.router, exceptions.router, scripts.router,
+    policies.router, scans.router, agent_download.router, exceptions.router, scripts.router,
     automation_workflows.router,
     changes.router, remediations.router, monitoring.router, reports.router, template_portability.keys_router,
     vulnerabilities.router, ring_sets.router, patch_deployments.router,
