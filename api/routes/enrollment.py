@@ -7,7 +7,7 @@ import uuid
 from datetime import UTC, datetime
 from typing import Literal
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
 
 from api.audit import audit
@@ -15,6 +15,8 @@ from api.deps import (
     MANAGE,
     ORG_ADMIN,
     VIEW,
+    AfterCommit,
+    AfterCommitDep,
     CurrentUser,
     Page,
     Principal,
@@ -107,14 +109,25 @@ async def list_agents(org_id: uuid.UUID, principal: CurrentUser, session: Sessio
                                                                              rows=True)]
 
 
+def forget_at_commit(request: Request, after_commit: AfterCommit, host_id: uuid.UUID) -> None:
+    """This process forgets the host's cached agent credentials as soon as the change commits, before it answers;
+    the others learn it from the announcement a moment later."""
+    async def forget() -> None:
+        request.app.state.job_notifier.credentials.forget_hosts({host_id})
+
+    after_commit.add(forget, f"credentials of host {host_id}")
+
+
 @router.post("/agents/{agent_id}/approve", response_model=AgentOut)
-async def approve_agent(org_id: uuid.UUID, agent_id: uuid.UUID, principal: CurrentUser, session: SessionDep):
+async def approve_agent(org_id: uuid.UUID, agent_id: uuid.UUID, principal: CurrentUser, session: SessionDep,
+                        request: Request, after_commit: AfterCommitDep):
     """Hand the host over to this agent: its other agents are revoked. Organization administrators only."""
     agent, hostname = await org_agent(session, principal, org_id, agent_id, VIEW)
     if not principal.has(org_id, ORG_ADMIN):
         raise Forbidden("only an organization administrator may hand a host over to a new agent")
     revoked = await enrollment.approve(session, agent, datetime.now(UTC))
     await announce_credentials_changed(session, agent.host_id)
+    forget_at_commit(request, after_commit, agent.host_id)
     out = agent_out(agent, hostname)
     audit(session, principal, "agent.approve", "agent", agent.id, org_id,
           after=out.model_dump(mode="json") | {"revoked_agents": [str(a) for a in revoked]})
@@ -122,10 +135,12 @@ async def approve_agent(org_id: uuid.UUID, agent_id: uuid.UUID, principal: Curre
 
 
 @router.post("/agents/{agent_id}/revoke", response_model=AgentOut)
-async def revoke_agent(org_id: uuid.UUID, agent_id: uuid.UUID, principal: CurrentUser, session: SessionDep):
+async def revoke_agent(org_id: uuid.UUID, agent_id: uuid.UUID, principal: CurrentUser, session: SessionDep,
+                       request: Request, after_commit: AfterCommitDep):
     agent, hostname = await org_agent(session, principal, org_id, agent_id, MANAGE)
     await enrollment.revoke(session, agent, datetime.now(UTC))
     await announce_credentials_changed(session, agent.host_id)
+    forget_at_commit(request, after_commit, agent.host_id)
     out = agent_out(agent, hostname)
     audit(session, principal, "agent.revoke", "agent", agent.id, org_id, after=out)
     return out
