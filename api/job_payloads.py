@@ -57,14 +57,6 @@ class JobLike(Protocol):
     payload: dict
 
 
-async def expand_payload(app: FastAPI, session: AsyncSession, job: JobLike) -> dict:
-    """An AgentJob or any row with its kind and stored payload."""
-    if job.kind != "compliance_check":
-        return job.payload
-    checks = await template_checks(app, session, uuid.UUID(job.payload["template_id"]))
-    return {"scan_id": job.payload["scan_id"], "checks": checks.checks}
-
-
 async def encode_job(app: FastAPI, session: AsyncSession, job: JobLike) -> bytes:
     """The job as the agent receives it (JobOut's JSON): `{"id", "kind", "payload"}`."""
     head = b'{"id":"%s","kind":%s,"payload":' % (str(job.id).encode(), orjson.dumps(job.kind))

@@ -120,6 +120,20 @@ CLAIM_LIMIT = 20  # jobs handed to an agent at once
 CLAIM_GRACE_SECONDS = 10
 
 
+_CLAIM = text(f"""
+    WITH claimed AS (
+        UPDATE agent_jobs j SET status = 'delivered', delivered_at = :now, updated_at = :now
+        FROM (SELECT id FROM agent_jobs
+              WHERE host_id = :host AND {_CLAIMABLE}
+              ORDER BY created_at LIMIT {CLAIM_LIMIT}
+              FOR UPDATE SKIP LOCKED) AS picked
+        WHERE j.id = picked.id
+        RETURNING j.id, j.kind, j.payload, j.created_at
+    )
+    SELECT * FROM claimed ORDER BY created_at
+""")
+
+
 class JobsBusy(Exception):
     """The host has claimable jobs, but another transaction holds them for a moment."""
 
@@ -129,20 +143,10 @@ async def _claim_jobs(request: Request, host_id: uuid.UUID) -> list[bytes]:
     every agent long-polls, so this runs for each poll of each host that may have work (the host is marked seen
     with everyone else's, by the listener). Raises JobsBusy when all it could claim was locked."""
     now = datetime.now(UTC)
+    params = {"host": host_id, "now": now, "stale": now - REDELIVER_AFTER}
     async with gateway_transaction(request) as session:
-        jobs = (await session.execute(text("""
-            WITH claimed AS (
-                UPDATE agent_jobs j SET status = 'delivered', delivered_at = :now, updated_at = :now
-                FROM (SELECT id FROM agent_jobs
-                      WHERE host_id = :host AND """ + _CLAIMABLE + """
-                      ORDER BY created_at LIMIT """ + str(CLAIM_LIMIT) + """
-                      FOR UPDATE SKIP LOCKED) AS picked
-                WHERE j.id = picked.id
-                RETURNING j.id, j.kind, j.payload, j.created_at
-            )
-            SELECT * FROM claimed ORDER BY created_at
-        """), {"host": host_id, "now": now, "stale": now - REDELIVER_AFTER})).all()
-        if not jobs and await session.scalar(_LOCKED_AWAY, {"host": host_id, "stale": now - REDELIVER_AFTER}):
+        jobs = (await session.execute(_CLAIM, params)).all()
+        if not jobs and await session.scalar(_LOCKED_AWAY, params):
             raise JobsBusy
         return [await encode_job(request.app, session, job) for job in jobs]
 

@@ -9,6 +9,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Request, Response
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from api.audit import audit
 from api.deps import (
@@ -109,12 +110,14 @@ async def list_agents(org_id: uuid.UUID, principal: CurrentUser, session: Sessio
                                                                              rows=True)]
 
 
-def forget_at_commit(request: Request, after_commit: AfterCommit, host_id: uuid.UUID) -> None:
-    """This process forgets the host's cached agent credentials as soon as the change commits, before it answers;
-    the others learn it from the announcement a moment later."""
+async def credentials_changed(session: AsyncSession, request: Request, after_commit: AfterCommit,
+                              host_id: uuid.UUID) -> None:
+    """The host's agents changed (revoked or approved): at commit, this process forgets their cached credentials
+    before it answers, and every other one learns it from the announcement a moment later."""
     async def forget() -> None:
         request.app.state.job_notifier.credentials.forget_hosts({host_id})
 
+    await announce_credentials_changed(session, host_id)
     after_commit.add(forget, f"credentials of host {host_id}")
 
 
@@ -126,8 +129,7 @@ async def approve_agent(org_id: uuid.UUID, agent_id: uuid.UUID, principal: Curre
     if not principal.has(org_id, ORG_ADMIN):
         raise Forbidden("only an organization administrator may hand a host over to a new agent")
     revoked = await enrollment.approve(session, agent, datetime.now(UTC))
-    await announce_credentials_changed(session, agent.host_id)
-    forget_at_commit(request, after_commit, agent.host_id)
+    await credentials_changed(session, request, after_commit, agent.host_id)
     out = agent_out(agent, hostname)
     audit(session, principal, "agent.approve", "agent", agent.id, org_id,
           after=out.model_dump(mode="json") | {"revoked_agents": [str(a) for a in revoked]})
@@ -139,8 +141,7 @@ async def revoke_agent(org_id: uuid.UUID, agent_id: uuid.UUID, principal: Curren
                        request: Request, after_commit: AfterCommitDep):
     agent, hostname = await org_agent(session, principal, org_id, agent_id, MANAGE)
     await enrollment.revoke(session, agent, datetime.now(UTC))
-    await announce_credentials_changed(session, agent.host_id)
-    forget_at_commit(request, after_commit, agent.host_id)
+    await credentials_changed(session, request, after_commit, agent.host_id)
     out = agent_out(agent, hostname)
     audit(session, principal, "agent.revoke", "agent", agent.id, org_id, after=out)
     return out
