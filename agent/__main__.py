@@ -17,6 +17,7 @@ import platform
 import signal
 import socket
 import sys
+import time
 from pathlib import Path
 
 from agent.api_client import AgentApi, ApiError, Backoff, UrllibHttp, with_retries
@@ -27,9 +28,12 @@ from agent.runner import run_job
 
 APPROVAL_POLL_SECONDS = 30
 log = logging.getLogger("agent")
-# Every request an agent makes keeps its host online (the API writes when it was last seen, in bulk); the
-# heartbeat only refreshes the host's facts (address, OS version).
-HEARTBEAT_SECONDS = 300
+# Every request an agent makes keeps its host online (the API writes when it was last seen, in bulk), so the
+# heartbeat only carries the host's facts (address, OS version, agent version): at start-up, within
+# FACTS_CHECK_SECONDS of a change, and at least every HEARTBEAT_SECONDS. An idle fleet's requests are its polls.
+FACTS_CHECK_SECONDS = 300
+HEARTBEAT_SECONDS = 3600
+AGENT_VERSION = "0.1.0"
 # A long poll waits this long for jobs: under the 60 s that proxies commonly allow an idle request. An idle fleet
 # of 2,000 agents then sends ~40 requests/s.
 POLL_WAIT = 55
@@ -42,7 +46,18 @@ def local_facts() -> dict:
     except OSError:
         ip = "127.0.0.1"
     return {"hostname": hostname.split(".")[0] or "localhost", "os_type": detect_os_type(), "ip_address": ip,
-            "os_name": platform.system(), "os_version": platform.release(), "agent_version": "0.1.0"}
+            "os_name": platform.system(), "os_version": platform.release(), "agent_version": AGENT_VERSION}
+
+
+def heartbeat_facts() -> dict:
+    """What a heartbeat carries: the facts that can change while the agent runs."""
+    facts = local_facts()
+    return {name: facts[name] for name in ("ip_address", "os_version", "agent_version")}
+
+
+def heartbeat_due(facts: dict, sent: dict | None, sent_at: float | None, now: float) -> bool:
+    """Whether to send a heartbeat: none sent yet, the facts changed, or the last one is HEARTBEAT_SECONDS old."""
+    return sent is None or sent_at is None or facts != sent or now - sent_at >= HEARTBEAT_SECONDS
 
 
 async def ensure_enrolled(api: AgentApi, state_dir: Path, token: str | None, token_file: Path | None) -> dict:
@@ -83,12 +98,17 @@ async def await_approval(api: AgentApi, every: float = APPROVAL_POLL_SECONDS) ->
 
 
 async def heartbeat_loop(api: AgentApi) -> None:
+    sent: dict | None = None
+    sent_at: float | None = None
     while True:
-        try:
-            await api.heartbeat()
-        except Exception as exc:  # keep beating; the poll loop reports outages
-            log.debug("heartbeat failed: %s", exc)
-        await asyncio.sleep(HEARTBEAT_SECONDS)
+        facts = await asyncio.to_thread(heartbeat_facts)  # resolving the address may wait on DNS
+        if heartbeat_due(facts, sent, sent_at, time.monotonic()):
+            try:
+                await api.heartbeat(facts)
+                sent, sent_at = facts, time.monotonic()
+            except Exception as exc:  # try again at the next check; the poll loop reports outages
+                log.debug("heartbeat failed: %s", exc)
+        await asyncio.sleep(FACTS_CHECK_SECONDS)
 
 
 async def job_loop(api: AgentApi, allow_custom_commands: bool = False) -> None:

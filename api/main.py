@@ -10,7 +10,9 @@ from api.console import install_console
 from api.docs import install_docs
 from api.errors import install_error_handlers
 from api.headers import SecurityHeaders
+from api.job_claims import JobClaims
 from api.job_notifier import JobNotifier
+from api.job_payloads import encode_job
 from api.limits import BodySizeLimit
 from api.routes import (
     agent_download,
@@ -75,7 +77,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.job_notifier = JobNotifier(libpq_url(settings.database_url),
                                              settings.agent_credentials_cache_seconds)
         app.state.job_notifier.start()
+        app.state.job_claims = JobClaims(app.state.engine, lambda connection, job: encode_job(app, connection, job))
         yield
+        await app.state.job_claims.stop()
         await app.state.job_notifier.stop()
         await app.state.engine.dispose()
 

@@ -1,8 +1,8 @@
 """End-to-end scans over real HTTP: the API (uvicorn) and worker(s) as separate processes, a simulated fleet of
-N hosts talking to the API as reference agents do (long polls of 55 s, a heartbeat every 5 minutes, each result
-post carrying the next poll), and two scheduled ticks: the first warms up (first scans of every host, worker
-caches), the second is the steady state that is measured. A series of fleet sizes runs one after the other, each
-on a fresh database and dev server.
+N hosts talking to the API as reference agents do (long polls of 55 s, a heartbeat with the host's unchanged
+facts once an hour, each result post carrying the next poll), and two scheduled ticks: the first warms up (first
+scans of every host, worker caches), the second is the steady state that is measured. A series of fleet sizes
+runs one after the other, each on a fresh database and dev server.
 
     .venv/bin/python -m bench.e2e_scans [--hosts 250,500,1000,2000,5000] [--persistence memory|file|both]
                                         [--workers 1] [--api-workers 1]

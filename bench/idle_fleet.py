@@ -3,7 +3,7 @@ for them, as the reference agent does: a long poll of `--wait` seconds after ano
 `--heartbeat` seconds (both default to the reference agent's). Baseline in the same run: the same API process,
 with the same agents enrolled, before they poll.
 
-    .venv/bin/python -m bench.idle_fleet [--agents 2000] [--seconds 90] [--wait 55] [--heartbeat 300]
+    .venv/bin/python -m bench.idle_fleet [--agents 2000] [--seconds 90] [--wait 55] [--heartbeat 3600]
 
 Prints the API process's CPU (share of one core, from /proc/<pid>/stat), agent requests per second by kind,
 database transactions per second and the most database connections busy at once. Target: under 10 % of a core
@@ -101,7 +101,7 @@ def main() -> None:
     parser.add_argument("--wait", type=int, default=POLL_WAIT, help="the agents' long-poll wait (the reference "
                                                                     "agent's)")
     parser.add_argument("--heartbeat", type=float, default=HEARTBEAT_SECONDS, help="seconds between heartbeats "
-                                                                                   "(the reference agent's)")
+                        "(the reference agent's for a host whose facts do not change; it was 300 before 2026-12-01)")
     args = parser.parse_args()
     asyncio.run(run(args.agents, args.seconds, args.wait, args.heartbeat))
 

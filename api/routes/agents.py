@@ -19,8 +19,8 @@ from sqlalchemy import select, text, update
 from api.audit import audit
 from api.deps import gateway_transaction, short_transaction
 from api.errors import NotFound, Unauthorized, Unprocessable
-from api.job_notifier import REDELIVER_AFTER, AgentIdentity
-from api.job_payloads import encode_job, json_list, template_checks
+from api.job_notifier import AgentIdentity
+from api.job_payloads import json_list, template_checks
 from api.schemas.agents import (
     ComplianceResultIn,
     EnrollRequest,
@@ -102,53 +102,17 @@ async def enroll(body: EnrollRequest, request: Request, response: Response) -> E
 @router.post("/heartbeat", response_model=HeartbeatResponse)
 async def heartbeat(agent: AgentDep, request: Request, body: HeartbeatRequest | None = None) -> HeartbeatResponse:
     now = datetime.now(UTC)
-    values = {"last_seen": now} | (body.model_dump(exclude_none=True, exclude={"agent_version"}) if body else {})
+    facts = body.model_dump(exclude_none=True) if body else {}
+    version = {"version": facts.pop("agent_version")} if "agent_version" in facts else {}
     async with request.app.state.job_notifier.stores, gateway_transaction(request) as session:
-        await session.execute(update(Host).where(Host.id == agent.host_id).values(**values))
-        await session.execute(update(Agent).where(Agent.id == agent.agent_id).values(last_seen=now))
+        await session.execute(update(Host).where(Host.id == agent.host_id).values(last_seen=now, **facts))
+        await session.execute(update(Agent).where(Agent.id == agent.agent_id).values(last_seen=now, **version))
     return HeartbeatResponse(host_id=agent.host_id, last_seen=now)
 
 
-_CLAIMABLE = "(status = 'pending' OR (status = 'delivered' AND delivered_at < :stale))"
-# A job row locked by another transaction (the worker registering its activity's task token) is skipped by the
-# claim; this says whether that happened, so the poll looks again shortly instead of waiting for an announcement
-# that already came.
-_LOCKED_AWAY = text(f"SELECT EXISTS (SELECT FROM agent_jobs WHERE host_id = :host AND {_CLAIMABLE})")
 RELOOK_SECONDS = 0.05
-CLAIM_LIMIT = 20  # jobs handed to an agent at once
 # Agents allow a long poll `wait` + 30 s (agent.api_client); a claim starting later than this may not be read.
 CLAIM_GRACE_SECONDS = 10
-
-
-_CLAIM = text(f"""
-    WITH claimed AS (
-        UPDATE agent_jobs j SET status = 'delivered', delivered_at = :now, updated_at = :now
-        FROM (SELECT id FROM agent_jobs
-              WHERE host_id = :host AND {_CLAIMABLE}
-              ORDER BY created_at LIMIT {CLAIM_LIMIT}
-              FOR UPDATE SKIP LOCKED) AS picked
-        WHERE j.id = picked.id
-        RETURNING j.id, j.kind, j.payload, j.created_at
-    )
-    SELECT * FROM claimed ORDER BY created_at
-""")
-
-
-class JobsBusy(Exception):
-    """The host has claimable jobs, but another transaction holds them for a moment."""
-
-
-async def _claim_jobs(request: Request, host_id: uuid.UUID) -> list[bytes]:
-    """Mark this host's pending (or long-undelivered) jobs delivered and return them encoded, in one statement:
-    every agent long-polls, so this runs for each poll of each host that may have work (the host is marked seen
-    with everyone else's, by the listener). Raises JobsBusy when all it could claim was locked."""
-    now = datetime.now(UTC)
-    params = {"host": host_id, "now": now, "stale": now - REDELIVER_AFTER}
-    async with gateway_transaction(request) as session:
-        jobs = (await session.execute(_CLAIM, params)).all()
-        if not jobs and await session.scalar(_LOCKED_AWAY, params):
-            raise JobsBusy
-        return [await encode_job(request.app, session, job) for job in jobs]
 
 
 async def _next_jobs(request: Request, host_id: uuid.UUID, wait: int, started: float) -> list[bytes]:
@@ -164,26 +128,26 @@ async def _next_jobs(request: Request, host_id: uuid.UUID, wait: int, started: f
         while True:
             if look:
                 news.clear()
-                try:
-                    async with notifier.looks:
-                        looked_at = time.monotonic()
-                        if looked_at > started + wait + CLAIM_GRACE_SECONDS:
-                            # Queued too long behind other looks: the agent may have given up on this request,
-                            # and jobs claimed for it would sit "delivered" to nobody until redelivered minutes
-                            # later. Leave them pending for the agent's next poll, which looks at once.
-                            return []
-                        jobs = await _claim_jobs(request, host_id)
-                except JobsBusy:
+                looked_at = time.monotonic()
+                # Polls woken together claim together (api.job_claims). One whose turn comes after its agent may
+                # have given up on the request claims nothing: jobs claimed for it would sit "delivered" to
+                # nobody until redelivered minutes later; left pending, the agent's next poll takes them.
+                claimed = await request.app.state.job_claims.claim(host_id, started + wait + CLAIM_GRACE_SECONDS)
+                if claimed is None:
+                    return []
+                if claimed.busy:
+                    # Held by another transaction (the worker registering its activity's task token) for a
+                    # moment: look again shortly rather than wait for an announcement that already came.
                     await asyncio.sleep(RELOOK_SECONDS)
                     if time.monotonic() < deadline:
                         continue
                     return []
-                if len(jobs) < CLAIM_LIMIT:
+                if claimed.complete:
                     # Everything claimable when the look began is in hand: like an empty look, the host need not
                     # look again until an announcement names it (a result post's next poll then costs no query).
                     notifier.found_nothing(host_id, looked_at)
-                if jobs:
-                    return jobs
+                if claimed.jobs:
+                    return claimed.jobs
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return []

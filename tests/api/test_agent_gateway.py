@@ -19,8 +19,9 @@ async def enroll(client, token: str, hostname: str, expected: int = 201) -> dict
     return response.json()
 
 
-async def org_with_token(client, db):
-    org = await make_org(db)
+async def org_with_token(client, db, org=None):
+    """An organization (a new one unless given) and an enrollment token for ten agents."""
+    org = org or await make_org(db)
     operator = await make_user(db, org=org, role="operator")
     await db.commit()
     headers = await login(client, operator.username)
@@ -58,6 +59,18 @@ async def test_enrollment_creates_the_host_and_a_hashed_agent_token(client, db):
     beat = await client.post("/api/v1/agent/heartbeat", json={},
                              headers={"Authorization": f"Bearer {body['agent_token']}"})
     assert beat.status_code == 200
+
+
+async def test_a_heartbeat_refreshes_the_hosts_facts_and_the_agents_version(client, db):
+    _, token = await org_with_token(client, db)
+    body = await enroll(client, token, "moved-01")
+    beat = await client.post("/api/v1/agent/heartbeat",
+                             json={"ip_address": "10.1.2.3", "os_version": "6.1.0-28", "agent_version": "0.2.0"},
+                             headers={"Authorization": f"Bearer {body['agent_token']}"})
+    assert beat.status_code == 200
+    host = await db.get(Host, uuid.UUID(body["host_id"]), populate_existing=True)
+    agent = await db.get(Agent, uuid.UUID(body["agent_id"]), populate_existing=True)
+    assert (host.ip_address, host.os_version, agent.version) == ("10.1.2.3", "6.1.0-28", "0.2.0")
 
 
 async def test_enrollment_refuses_bad_or_expired_tokens(client, db):

@@ -315,3 +315,59 @@ async def test_a_poll_queued_past_its_agents_patience_claims_nothing_and_the_nex
     assert stored == "pending"  # not handed to a request nobody reads
     monkeypatch.undo()
     assert [j["id"] for j in (await client.get("/api/v1/agent/jobs", headers=bearer(agent))).json()] == [str(job.id)]
+
+
+class ClaimStatements:
+    """Counts the claim statements the app runs (api.job_claims)."""
+
+    def __init__(self, app):
+        self.count = 0
+        event.listen(app.state.engine.sync_engine, "before_cursor_execute", self._seen)
+
+    def _seen(self, _conn, _cursor, statement, *_) -> None:
+        self.count += "WITH wanted AS" in statement
+
+
+async def test_polls_woken_together_claim_in_one_statement_each_host_its_own_jobs(client, db):
+    org, token = await org_with_token(client, db)
+    agents = [await enroll(client, token, f"woken-{index:02d}") for index in range(8)]
+    _, token = await org_with_token(client, db, org)
+    agents += [await enroll(client, token, f"woken-{index:02d}") for index in range(8, 16)]
+    _, token = await org_with_token(client, db, org)
+    agents += [await enroll(client, token, f"woken-{index:02d}") for index in range(16, 24)]
+    for agent in agents:  # the first look of each
+        assert (await client.get("/api/v1/agent/jobs", headers=bearer(agent))).json() == []
+    polls = [asyncio.create_task(client.get("/api/v1/agent/jobs", params={"wait": 20}, headers=bearer(agent)))
+             for agent in agents]
+    await waiting_polls(client.app, len(agents))
+    statements = ClaimStatements(client.app)
+
+    jobs = {agent["host_id"]: AgentJob(org_id=org.id, host_id=uuid.UUID(agent["host_id"]), kind="inventory",
+                                       payload={"for": agent["host_id"]}) for agent in agents}
+    db.add_all(jobs.values())
+    await notify_jobs(db, {uuid.UUID(host_id) for host_id in jobs})
+    await db.commit()
+
+    answers = await asyncio.wait_for(asyncio.gather(*polls), 10)
+    for agent, answer in zip(agents, answers, strict=True):
+        job = jobs[agent["host_id"]]
+        assert answer.json() == [{"id": str(job.id), "kind": "inventory", "payload": {"for": agent["host_id"]}}]
+    # Woken in one announcement, the 24 polls shared their claims: at most one statement per concurrent batch
+    # (and one more for a poll that queued while the first ran), not one per poll.
+    assert 1 <= statements.count <= 3
+    delivered = await db.scalars(select(AgentJob.status).where(AgentJob.id.in_([j.id for j in jobs.values()]))
+                                 .execution_options(populate_existing=True))
+    assert set(delivered) == {"delivered"}
+
+
+async def test_a_claim_hands_out_at_most_its_limit_and_the_next_poll_takes_the_rest(client, db):
+    org, token = await org_with_token(client, db)
+    agent = await enroll(client, token, "backlog")
+    host_id = uuid.UUID(agent["host_id"])
+    db.add_all(AgentJob(org_id=org.id, host_id=host_id, kind="patch_install", payload={"n": n}) for n in range(25))
+    await db.commit()
+    first = (await client.get("/api/v1/agent/jobs", headers=bearer(agent))).json()
+    second = (await client.get("/api/v1/agent/jobs", headers=bearer(agent))).json()
+    assert len(first) == 20 and len(second) == 5
+    assert sorted(job["payload"]["n"] for job in first + second) == list(range(25))
+    assert (await client.get("/api/v1/agent/jobs", headers=bearer(agent))).json() == []
