@@ -19,8 +19,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import httpx
+import orjson
 
-from agent.api_client import AgentApi, ApiError, Backoff, Unreachable, retry_after, with_retries
+from agent.api_client import AgentApi, ApiError, Backoff, Response, Unreachable, retry_after, with_retries
 
 log = logging.getLogger("fleet")
 
@@ -42,13 +43,20 @@ class Outcomes:
     def status(self, hostname: str, rule_id: str) -> str:
         if rule_id in self.fixed_rules:
             return "pass"
-        digest = hashlib.sha256(f"{hostname}:{rule_id}".encode()).digest()
-        roll = int.from_bytes(digest[:4], "big") / 2**32
+        roll = _roll(hostname, rule_id)
         for status, rate in (("error", self.error_rate), ("skip", self.skip_rate), ("fail", self.fail_rate)):
             if roll < rate:
                 return status
             roll -= rate
         return "pass"
+
+
+@functools.lru_cache(maxsize=1 << 21)
+def _roll(hostname: str, rule_id: str) -> float:
+    """A host's fixed draw for a rule, in [0, 1). Kept: every scan of a 5,000-host fleet asks again for each of
+    its checks, and hashing them afresh was a third of what answering a job cost the simulation."""
+    digest = hashlib.sha256(f"{hostname}:{rule_id}".encode()).digest()
+    return int.from_bytes(digest[:4], "big") / 2**32
 
 
 @dataclass
@@ -134,12 +142,25 @@ class HttpxHttp:
         self.client = client
 
     async def request(self, method: str, url: str, *, params: dict | None = None, json: object = None,
-                      headers: dict[str, str] | None = None, timeout: float | None = None) -> httpx.Response:
+                      headers: dict[str, str] | None = None, timeout: float | None = None) -> Answer:
+        if json is not None:
+            headers = (headers or {}) | {"content-type": "application/json"}
         try:
-            return await self.client.request(method, url, params=params, json=json, headers=headers,
-                                             timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout)
+            response = await self.client.request(
+                method, url, params=params, content=None if json is None else orjson.dumps(json), headers=headers,
+                timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout)
         except httpx.TransportError as err:
             raise Unreachable(str(err) or type(err).__name__) from err
+        return Answer(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content)
+
+
+class Answer(Response):
+    """An HTTP answer whose JSON is read by orjson: thousands of simulated hosts share one process, and reading
+    an 80 KB job with the standard library's json took 2 ms against orjson's 0.45 (the reference agent, alone on
+    its host, keeps the standard library)."""
+
+    def json(self):
+        return orjson.loads(self.body) if self.body else None
 
 
 @functools.cache
