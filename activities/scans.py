@@ -16,7 +16,7 @@ from observability import worker_metrics
 from orchestration.gateway import TemporalGateway
 from orchestration.types import AwaitJobInput, JobDone, OpenBatchInput, OpenedBatch, RecordInput, RecordOutcome
 from services import webhooks
-from services.scans import open_jobs, record_batch
+from services.scans import answered_scans, open_jobs, record_batch
 
 
 class TokenRegistrar:
@@ -98,13 +98,18 @@ class ScanActivities:
         Webhook deliveries start inside that transaction, keyed by deterministic event ids: a crash after the
         commit cannot lose one, and a retried recording joins the workflows the first attempt started.
         """
+        completed = [uuid.UUID(i) for i in params.completed_scan_ids]
         async with self.sessionmaker() as session, session.begin():
-            batch = await record_batch(session, [uuid.UUID(i) for i in params.completed_scan_ids],
+            answered = []
+            if params.answered_of_batch:
+                answered = await answered_scans(session, params.answered_of_batch, completed, params.answered_limit)
+            batch = await record_batch(session, completed + answered,
                                        [uuid.UUID(i) for i in params.timed_out_scan_ids], datetime.now(UTC),
                                        self.settings.incomplete_error_share)
             await self._start_deliveries(session, batch.events)
         worker_metrics.count_recorded(batch)
-        return RecordOutcome(recorded=len(batch.scored), timed_out=batch.timed_out, remediations=batch.remediations)
+        return RecordOutcome(recorded=len(batch.scored), timed_out=batch.timed_out, remediations=batch.remediations,
+                             answered_scan_ids=[str(scan_id) for scan_id in answered])
 
     async def _start_deliveries(self, session, events) -> None:
         if not events or self.gateway is None:

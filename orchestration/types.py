@@ -91,6 +91,10 @@ class JobDone:
 class RecordInput:
     completed_scan_ids: list[str] = field(default_factory=list)
     timed_out_scan_ids: list[str] = field(default_factory=list)
+    # Also record up to `answered_limit` running scans of this batch whose agents have answered (RecordOutcome.
+    # answered_scan_ids says which): their waits need not be handed out.
+    answered_of_batch: str | None = None
+    answered_limit: int = 0
 
 
 @dataclass
@@ -108,6 +112,7 @@ class RecordOutcome:
     recorded: int
     timed_out: int
     remediations: list[RemediationStart] = field(default_factory=list)
+    answered_scan_ids: list[str] = field(default_factory=list)  # recorded besides completed_scan_ids
 
 
 @dataclass

@@ -221,6 +221,22 @@ class RecordedBatch:
     remediations: list[RemediationStart]
 
 
+async def answered_scans(session: AsyncSession, batch_id: str, besides: list[uuid.UUID], limit: int
+                         ) -> list[uuid.UUID]:
+    """Up to `limit` running scans of the batch, other than `besides`, whose agents have answered: the batch
+    workflow records them without waiting on each."""
+    if limit <= 0:
+        return []
+    return list(await session.scalars(text("""
+        SELECT s.id FROM compliance_scans s
+        JOIN agent_jobs j ON j.scan_id = s.id AND j.kind = 'compliance_check'
+        WHERE s.workflow_id = :batch AND s.status = 'running' AND j.status = 'completed'
+          AND s.id <> ALL(CAST(:besides AS uuid[]))
+        ORDER BY j.completed_at
+        LIMIT :limit
+    """), {"batch": batch_id, "besides": besides, "limit": limit}))
+
+
 async def record_batch(session: AsyncSession, completed: list[uuid.UUID], timed_out: list[uuid.UUID],
                        now: datetime, max_error_share: float = DEFAULT_INCOMPLETE_ERROR_SHARE) -> RecordedBatch:
     """Score and store a micro-batch, end the scans whose agent never answered, raise the notifications, alerts

@@ -44,11 +44,17 @@ RECORD_WAIT = timedelta(seconds=2)
 @workflow.defn(name=ids.SCAN_BATCH_WORKFLOW)
 class ScanBatchWorkflow:
     def __init__(self) -> None:
+        self._batch_id = ""
         self._completed: list[str] = []
         self._timed_out: list[str] = []
         self._in_flight = 0
         self._waits_allowed = FIRST_AGENT_WAITS
-        self._waiting = 0
+        self._unsettled: set[str] = set()  # scans neither recorded nor ended
+        self._undispatched = 0  # scans whose wait has not been handed out yet
+
+    @property
+    def _waiting(self) -> int:
+        return len(self._unsettled)
 
     @workflow.run
     async def run(self, params: ScanBatchInput) -> ScanBatchResult:
@@ -57,7 +63,9 @@ class ScanBatchWorkflow:
             start_to_close_timeout=timedelta(seconds=60), retry_policy=retries.DATABASE,
         )
         scans = opened.refs()
-        self._waiting = len(scans)
+        self._batch_id = params.batch_id
+        self._unsettled = {ref.scan_id for ref in scans}
+        self._undispatched = len(scans)
         dispatcher = asyncio.create_task(self._dispatch(scans, params.agent_timeout_seconds))
 
         remediations: list[RemediationStart] = []
@@ -67,7 +75,7 @@ class ScanBatchWorkflow:
                 await workflow.wait_condition(self._record_due, timeout=RECORD_WAIT)
             except TimeoutError:
                 pass
-            if self._has_buffered():
+            if self._has_buffered() or self._undispatched:
                 outcome = await self._record()
                 recorded += outcome.recorded
                 timed_out += outcome.timed_out
@@ -89,11 +97,20 @@ class ScanBatchWorkflow:
 
     async def _dispatch(self, scans: list[ScanRef], timeout_seconds: int) -> None:
         waiters = []
-        for index, ref in enumerate(scans):
-            if index and index % DISPATCH_SLICE == 0:
+        handed_out = 0
+        for ref in scans:
+            if ref.scan_id not in self._unsettled:  # recorded already: its agent answered before its turn
+                self._undispatched -= 1
+                continue
+            if handed_out and handed_out % DISPATCH_SLICE == 0:
                 await workflow.sleep(SLICE_PAUSE)
             await workflow.wait_condition(lambda: self._in_flight < self._waits_allowed)
+            if ref.scan_id not in self._unsettled:  # recorded while this wait queued
+                self._undispatched -= 1
+                continue
             self._in_flight += 1
+            self._undispatched -= 1
+            handed_out += 1
             waiters.append(asyncio.create_task(self._await_agent(ref, timeout_seconds)))
         await asyncio.gather(*waiters)
 
@@ -104,19 +121,28 @@ class ScanBatchWorkflow:
                 task_queue=ids.agent_waits_queue(workflow.info().task_queue),
                 schedule_to_close_timeout=timedelta(seconds=timeout_seconds), retry_policy=retries.AGENT,
             )
-            self._completed.append(ref.scan_id)
+            if ref.scan_id in self._unsettled:
+                self._completed.append(ref.scan_id)
         except ActivityError:
-            self._timed_out.append(ref.scan_id)
+            if ref.scan_id in self._unsettled:
+                self._timed_out.append(ref.scan_id)
         finally:
             self._in_flight -= 1
-            self._waiting -= 1
+            self._unsettled.discard(ref.scan_id)
             self._waits_allowed = min(self._waits_allowed + 1, AGENT_WAITS_IN_FLIGHT)
 
     async def _record(self) -> RecordOutcome:
+        """Record a micro-batch. While some waits are still to be handed out, the activity also records scans of
+        this batch whose agents have answered already (up to RECORD_MAX in all): on a large batch most agents
+        answer before their wait's turn comes, and such a scan then needs no wait at all."""
         completed, self._completed = self._completed[:RECORD_MAX], self._completed[RECORD_MAX:]
         timed_out, self._timed_out = self._timed_out[:RECORD_MAX], self._timed_out[RECORD_MAX:]
-        return await workflow.execute_activity_method(
+        sweep = RECORD_MAX - len(completed) if self._undispatched else 0
+        outcome = await workflow.execute_activity_method(
             ScanActivities.record_scan_results,
-            RecordInput(completed_scan_ids=completed, timed_out_scan_ids=timed_out),
+            RecordInput(completed_scan_ids=completed, timed_out_scan_ids=timed_out,
+                        answered_of_batch=self._batch_id if sweep > 0 else None, answered_limit=sweep),
             start_to_close_timeout=timedelta(seconds=60), retry_policy=retries.DATABASE,
         )
+        self._unsettled.difference_update(outcome.answered_scan_ids)
+        return outcome

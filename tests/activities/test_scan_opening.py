@@ -86,3 +86,35 @@ async def test_a_batch_opens_its_queued_one_host_scan_and_announces_the_host(db,
     await db.refresh(scan)
     assert scan.status == "running"
     assert refs[0][1] == await db.scalar(select(AgentJob.id).where(AgentJob.scan_id == scan.id))
+
+
+async def test_a_recording_takes_the_batchs_other_answered_scans_and_only_those(db, sessionmaker):
+    from activities.scans import ScanActivities
+    from config import Settings
+    from orchestration.types import RecordInput
+
+    org, policy, template = await linux_policy(db)
+    hosts = [await make_host(db, org) for _ in range(4)]
+    await plan_policy(db, policy, template, "t1", datetime.now(UTC), cycle_minutes=30,
+                      seen_within=timedelta(hours=24), workflow_chunk=3)
+    await db.commit()
+    batch = ids.scan_batch(policy.id, "t1", 0)
+    refs = await open_jobs(db, batch)  # three scans; the fourth host is in the next batch
+    other = await db.scalar(select(ComplianceScan.id).where(ComplianceScan.workflow_id == ids.scan_batch(
+        policy.id, "t1", 1)))
+    # The agents of the first two scans of this batch and of the other batch's scan answer; the third is silent.
+    answered = [scan_id for scan_id, _, _ in refs[:2]]
+    jobs = (await db.scalars(select(AgentJob).where(AgentJob.scan_id.in_([*answered, other])))).all()
+    for job in jobs:
+        job.status, job.completed_at, job.result = "completed", datetime.now(UTC), {"results": []}
+    await db.commit()
+
+    outcome = await ScanActivities(sessionmaker, Settings()).record_scan_results(RecordInput(
+        completed_scan_ids=[str(answered[0])], answered_of_batch=batch, answered_limit=10))
+
+    assert outcome.recorded == 2 and outcome.answered_scan_ids == [str(answered[1])]
+    statuses = dict((await db.execute(select(ComplianceScan.id, ComplianceScan.status).where(
+        ComplianceScan.policy_id == policy.id).execution_options(populate_existing=True))).all())
+    assert statuses == {answered[0]: "completed", answered[1]: "completed", refs[2][0]: "running",
+                        other: "running"}
+    assert len(hosts) == 4

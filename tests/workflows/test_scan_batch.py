@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 
 from temporalio import activity
@@ -100,3 +101,53 @@ async def test_an_empty_batch_records_nothing(skipping_env):
         )
     assert result == ScanBatchResult(scans=0, completed=0, timed_out=0, remediations_started=0)
     assert fakes.recorded == []
+
+
+async def test_scans_answered_before_their_wait_is_handed_out_are_recorded_without_one(skipping_env):
+    """250 scans whose agents have all answered, 20 waits in flight at first, each taking a moment: the first
+    recording takes the batch's other answered scans with it, and their waits are never handed out."""
+    queue = f"batch-{uuid.uuid4().hex[:8]}"
+    scan_ids = [f"s{n}" for n in range(250)]
+    recorded: list[str] = []
+    records: list[RecordInput] = []
+    waited: list[str] = []
+    swept: list[str] = []
+
+    @activity.defn(name="open_scan_batch")
+    async def open_scan_batch(params: OpenBatchInput) -> OpenedBatch:
+        return OpenedBatch(scan_ids=scan_ids, job_ids=[f"j{n}" for n in range(250)])
+
+    @activity.defn(name="record_scan_results")
+    async def record_scan_results(params: RecordInput) -> RecordOutcome:
+        records.append(params)
+        fresh = [s for s in params.completed_scan_ids if s not in recorded]  # recorded scans are skipped
+        recorded.extend(fresh)
+        answered = []
+        if params.answered_of_batch == "b-large":
+            answered = [s for s in scan_ids if s not in recorded][:params.answered_limit]
+            recorded.extend(answered)
+            swept.extend(answered)
+        return RecordOutcome(recorded=len(fresh) + len(answered), timed_out=0, answered_scan_ids=answered)
+
+    @activity.defn(name="await_agent_result")
+    async def await_agent_result(params: AwaitJobInput) -> JobDone:
+        waited.append(params.job_id)
+        await asyncio.sleep(0.3)  # registering the task token and hearing back
+        return JobDone(job_id=params.job_id, status="completed")
+
+    async with (
+        Worker(skipping_env.client, task_queue=queue, workflows=[ScanBatchWorkflow],
+               activities=[open_scan_batch, record_scan_results]),
+        Worker(skipping_env.client, task_queue=ids.agent_waits_queue(queue), activities=[await_agent_result]),
+    ):
+        result = await skipping_env.client.execute_workflow(
+            ScanBatchWorkflow.run,
+            ScanBatchInput(batch_id="b-large", org_id="o", policy_id="p", scan_type="scheduled",
+                           agent_timeout_seconds=60),
+            id=f"scan-batch-{uuid.uuid4()}", task_queue=queue,
+        )
+
+    assert sorted(recorded) == sorted(scan_ids)  # each once
+    assert result == ScanBatchResult(scans=250, completed=250, timed_out=0, remediations_started=0)
+    assert len(waited) <= 200 and len(swept) >= 50  # many scans were recorded without a wait of their own
+    assert all(len(r.completed_scan_ids) + r.answered_limit <= 200 for r in records)  # RECORD_MAX
