@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from temporalio import workflow
 from temporalio.exceptions import ActivityError
@@ -39,6 +39,13 @@ SLICE_PAUSE = timedelta(milliseconds=10)
 RECORD_CHUNK = 50
 RECORD_MAX = 200
 RECORD_WAIT = timedelta(seconds=2)
+LONGEST_SWEEP_PAUSE = timedelta(seconds=64)
+
+
+def next_sweep_pause(pause: timedelta, found: bool) -> timedelta:
+    """After a sweep for answered scans: look again soon if it found some, else wait twice as long (at most
+    LONGEST_SWEEP_PAUSE)."""
+    return RECORD_WAIT if found else min(pause * 2, LONGEST_SWEEP_PAUSE)
 
 
 @workflow.defn(name=ids.SCAN_BATCH_WORKFLOW)
@@ -51,6 +58,8 @@ class ScanBatchWorkflow:
         self._waits_allowed = FIRST_AGENT_WAITS
         self._unsettled: set[str] = set()  # scans neither recorded nor ended
         self._undispatched = 0  # scans whose wait has not been handed out yet
+        self._sweep_pause = RECORD_WAIT
+        self._next_sweep = datetime.min.replace(tzinfo=UTC)
 
     @property
     def _waiting(self) -> int:
@@ -75,7 +84,7 @@ class ScanBatchWorkflow:
                 await workflow.wait_condition(self._record_due, timeout=RECORD_WAIT)
             except TimeoutError:
                 pass
-            if self._has_buffered() or self._undispatched:
+            if self._has_buffered() or self._sweep_due():
                 outcome = await self._record()
                 recorded += outcome.recorded
                 timed_out += outcome.timed_out
@@ -90,6 +99,12 @@ class ScanBatchWorkflow:
 
     def _has_buffered(self) -> bool:
         return bool(self._completed or self._timed_out)
+
+    def _sweep_due(self) -> bool:
+        """Whether to record with nothing buffered, only to take answered scans whose waits are still to come.
+        A sweep that finds nothing doubles the pause before the next (a batch whose agents are offline would
+        otherwise add a recording to its history every RECORD_WAIT until its last wait is handed out)."""
+        return bool(self._undispatched) and workflow.now() >= self._next_sweep
 
     def _record_due(self) -> bool:
         buffered = len(self._completed) + len(self._timed_out)
@@ -145,4 +160,7 @@ class ScanBatchWorkflow:
             start_to_close_timeout=timedelta(seconds=60), retry_policy=retries.DATABASE,
         )
         self._unsettled.difference_update(outcome.answered_scan_ids)
+        if sweep > 0:
+            self._sweep_pause = next_sweep_pause(self._sweep_pause, found=bool(outcome.answered_scan_ids))
+            self._next_sweep = workflow.now() + self._sweep_pause
         return outcome

@@ -24,8 +24,9 @@ from orchestration.types import (
     ScanBatchInput,
     ScanBatchResult,
 )
+from tests.e2e.test_scan_end_to_end import save_history
 from workflows.remediation import RemediationWorkflow
-from workflows.scan_batch import ScanBatchWorkflow
+from workflows.scan_batch import RECORD_WAIT, ScanBatchWorkflow, next_sweep_pause
 
 
 class FakeScanActivities:
@@ -140,14 +141,60 @@ async def test_scans_answered_before_their_wait_is_handed_out_are_recorded_witho
                activities=[open_scan_batch, record_scan_results]),
         Worker(skipping_env.client, task_queue=ids.agent_waits_queue(queue), activities=[await_agent_result]),
     ):
-        result = await skipping_env.client.execute_workflow(
+        handle = await skipping_env.client.start_workflow(
             ScanBatchWorkflow.run,
             ScanBatchInput(batch_id="b-large", org_id="o", policy_id="p", scan_type="scheduled",
                            agent_timeout_seconds=60),
             id=f"scan-batch-{uuid.uuid4()}", task_queue=queue,
         )
+        result = await handle.result()
+        await save_history(handle, "scan_batch_answered_before_waits")
 
     assert sorted(recorded) == sorted(scan_ids)  # each once
     assert result == ScanBatchResult(scans=250, completed=250, timed_out=0, remediations_started=0)
     assert len(waited) <= 200 and len(swept) >= 50  # many scans were recorded without a wait of their own
     assert all(len(r.completed_scan_ids) + r.answered_limit <= 200 for r in records)  # RECORD_MAX
+
+
+async def test_a_large_batch_whose_agents_are_offline_ends_every_scan_timed_out_once(skipping_env):
+    queue = f"batch-{uuid.uuid4().hex[:8]}"
+    records: list[RecordInput] = []
+
+    @activity.defn(name="open_scan_batch")
+    async def open_scan_batch(params: OpenBatchInput) -> OpenedBatch:
+        return OpenedBatch(scan_ids=[f"s{n}" for n in range(150)], job_ids=[f"j{n}" for n in range(150)])
+
+    @activity.defn(name="record_scan_results")
+    async def record_scan_results(params: RecordInput) -> RecordOutcome:
+        records.append(params)
+        return RecordOutcome(recorded=0, timed_out=len(params.timed_out_scan_ids))
+
+    @activity.defn(name="await_agent_result")
+    async def await_agent_result(params: AwaitJobInput) -> JobDone:
+        await asyncio.sleep(0.5)  # then the agent's time runs out
+        raise ApplicationError(f"job {params.job_id} is timed_out", type="JobClosed", non_retryable=True)
+
+    async with (
+        Worker(skipping_env.client, task_queue=queue, workflows=[ScanBatchWorkflow],
+               activities=[open_scan_batch, record_scan_results]),
+        Worker(skipping_env.client, task_queue=ids.agent_waits_queue(queue), activities=[await_agent_result]),
+    ):
+        result = await skipping_env.client.execute_workflow(
+            ScanBatchWorkflow.run,
+            ScanBatchInput(batch_id="b-offline", org_id="o", policy_id="p", scan_type="scheduled",
+                           agent_timeout_seconds=60),
+            id=f"scan-batch-{uuid.uuid4()}", task_queue=queue,
+        )
+
+    assert result.timed_out == 150
+    assert sorted(s for r in records for s in r.timed_out_scan_ids) == sorted(f"s{n}" for n in range(150))
+
+
+def test_sweeps_that_find_no_answered_scans_back_off_and_one_that_finds_some_resets():
+    pause = RECORD_WAIT
+    pauses = []
+    for _ in range(8):
+        pause = next_sweep_pause(pause, found=False)
+        pauses.append(pause.total_seconds())
+    assert pauses == [4, 8, 16, 32, 64, 64, 64, 64]
+    assert next_sweep_pause(pause, found=True) == RECORD_WAIT
