@@ -104,10 +104,25 @@ async def test_an_empty_batch_records_nothing(skipping_env):
     assert fakes.recorded == []
 
 
+async def run_batch(env, batch_id: str, activities: list, await_agent_result):
+    """ScanBatchWorkflow for `batch_id`, with these activities and agent waits, run to its end: (handle, result)."""
+    queue = f"batch-{uuid.uuid4().hex[:8]}"
+    async with (
+        Worker(env.client, task_queue=queue, workflows=[ScanBatchWorkflow], activities=activities),
+        Worker(env.client, task_queue=ids.agent_waits_queue(queue), activities=[await_agent_result]),
+    ):
+        handle = await env.client.start_workflow(
+            ScanBatchWorkflow.run,
+            ScanBatchInput(batch_id=batch_id, org_id="o", policy_id="p", scan_type="scheduled",
+                           agent_timeout_seconds=60),
+            id=f"scan-batch-{uuid.uuid4()}", task_queue=queue,
+        )
+        return handle, await handle.result()
+
+
 async def test_scans_answered_before_their_wait_is_handed_out_are_recorded_without_one(skipping_env):
     """250 scans whose agents have all answered, 20 waits in flight at first, each taking a moment: the first
     recording takes the batch's other answered scans with it, and their waits are never handed out."""
-    queue = f"batch-{uuid.uuid4().hex[:8]}"
     scan_ids = [f"s{n}" for n in range(250)]
     recorded: list[str] = []
     records: list[RecordInput] = []
@@ -136,19 +151,9 @@ async def test_scans_answered_before_their_wait_is_handed_out_are_recorded_witho
         await asyncio.sleep(0.3)  # registering the task token and hearing back
         return JobDone(job_id=params.job_id, status="completed")
 
-    async with (
-        Worker(skipping_env.client, task_queue=queue, workflows=[ScanBatchWorkflow],
-               activities=[open_scan_batch, record_scan_results]),
-        Worker(skipping_env.client, task_queue=ids.agent_waits_queue(queue), activities=[await_agent_result]),
-    ):
-        handle = await skipping_env.client.start_workflow(
-            ScanBatchWorkflow.run,
-            ScanBatchInput(batch_id="b-large", org_id="o", policy_id="p", scan_type="scheduled",
-                           agent_timeout_seconds=60),
-            id=f"scan-batch-{uuid.uuid4()}", task_queue=queue,
-        )
-        result = await handle.result()
-        await save_history(handle, "scan_batch_answered_before_waits")
+    handle, result = await run_batch(skipping_env, "b-large", [open_scan_batch, record_scan_results],
+                                     await_agent_result)
+    await save_history(handle, "scan_batch_answered_before_waits")
 
     assert sorted(recorded) == sorted(scan_ids)  # each once
     assert result == ScanBatchResult(scans=250, completed=250, timed_out=0, remediations_started=0)
@@ -157,7 +162,6 @@ async def test_scans_answered_before_their_wait_is_handed_out_are_recorded_witho
 
 
 async def test_a_large_batch_whose_agents_are_offline_ends_every_scan_timed_out_once(skipping_env):
-    queue = f"batch-{uuid.uuid4().hex[:8]}"
     records: list[RecordInput] = []
 
     @activity.defn(name="open_scan_batch")
@@ -174,17 +178,8 @@ async def test_a_large_batch_whose_agents_are_offline_ends_every_scan_timed_out_
         await asyncio.sleep(0.5)  # then the agent's time runs out
         raise ApplicationError(f"job {params.job_id} is timed_out", type="JobClosed", non_retryable=True)
 
-    async with (
-        Worker(skipping_env.client, task_queue=queue, workflows=[ScanBatchWorkflow],
-               activities=[open_scan_batch, record_scan_results]),
-        Worker(skipping_env.client, task_queue=ids.agent_waits_queue(queue), activities=[await_agent_result]),
-    ):
-        result = await skipping_env.client.execute_workflow(
-            ScanBatchWorkflow.run,
-            ScanBatchInput(batch_id="b-offline", org_id="o", policy_id="p", scan_type="scheduled",
-                           agent_timeout_seconds=60),
-            id=f"scan-batch-{uuid.uuid4()}", task_queue=queue,
-        )
+    _, result = await run_batch(skipping_env, "b-offline", [open_scan_batch, record_scan_results],
+                                await_agent_result)
 
     assert result.timed_out == 150
     assert sorted(s for r in records for s in r.timed_out_scan_ids) == sorted(f"s{n}" for n in range(150))
