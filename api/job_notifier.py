@@ -28,8 +28,9 @@ REDELIVER_AFTER = timedelta(minutes=2)
 SWEEP_SECONDS = 30.0
 # A host whose poll has not looked in the database for this long looks again, whatever the listener says.
 LOOK_AT_LEAST_EVERY = 600.0
-# Polls and agent logins that look in the database at once; the others queue without a connection, so a burst of
-# polls (a fleet reconnecting after a restart) leaves the pool to result posts and people, and none times out on it.
+# Agent logins (credentials not in the cache) that look in the database at once; the others queue without a
+# connection, so a fleet reconnecting after a restart leaves the pool to result posts and people. Polls claim
+# their jobs together instead (api.job_claims), in at most two statements at once.
 CONCURRENT_LOOKS = 8
 # Result posts and heartbeats writing at once, likewise: with the looks, at most 16 of the pool's connections go to
 # agents, however many post together, and the others wait in memory for their turn instead of timing out on the
