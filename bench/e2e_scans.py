@@ -26,6 +26,7 @@ import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime
+from itertools import pairwise
 from pathlib import Path
 
 import httpx
@@ -122,10 +123,16 @@ async def measured_tick(env, sessionmaker, settings, fleet: Fleet, api_pid: int,
             WHERE s.workflow_id LIKE :pattern
         """), scans)).one()
     events = 0
+    recordings: list[float] = []  # when each batch's recordings were scheduled, seconds after the cycle's start
     for workflow_id in [*batch_ids, f"scan-cycle-{tick}"]:
-        events += len([e async for e in env.client.get_workflow_handle(workflow_id).fetch_history_events()])
+        async for event in env.client.get_workflow_handle(workflow_id).fetch_history_events():
+            events += 1
+            scheduled = event.activity_task_scheduled_event_attributes
+            if event.HasField("activity_task_scheduled_event_attributes") and \
+                    scheduled.activity_type.name == "record_scan_results":
+                recordings.append((event.event_time.ToDatetime(UTC) - cycle_started).total_seconds())
     return {"completed": completed, "planned": result.scans_planned, "elapsed": elapsed, "timeline": timeline,
-            "opened": opened,
+            "opened": opened, "recordings": sorted(recordings),
             "events": events, "batches": len(batch_ids), "requests": fleet.requests() - requests_before,
             "server_errors": sum(h.api.server_errors for h in fleet.hosts) - errors_before, "api_cpu": api_cpu,
             "connections": dict(connections.most)}
@@ -186,6 +193,10 @@ def report(label: str, run: dict) -> None:
     print(f"[{label}] from job opened: agent answered      p50 {answered_p50:.1f} s, last {answered_max:.1f} s")
     print(f"[{label}] from job opened: scan recorded       p50 {recorded_p50:.1f} s, last {recorded_max:.1f} s")
     print(f"[{label}] history events per host scan         {r['events'] / scans:.2f} (target <= 5)")
+    if recordings := r["recordings"]:
+        print(f"[{label}] recordings (all batches)          {len(recordings)}, first {recordings[0]:.1f} s, "
+              f"last {recordings[-1]:.1f} s after cycle start; longest gap "
+              f"{max((b - a for a, b in pairwise(recordings)), default=0):.1f} s")
     sent = r["requests"]
     print(f"[{label}] agent requests per host scan         {sum(sent.values()) / scans:.2f} (target <= 1.2; "
           f"{', '.join(f'{kind} {count}' for kind, count in sorted(sent.items()))})")
