@@ -59,6 +59,7 @@ class ScanBatchWorkflow:
         self._unsettled: set[str] = set()  # scans neither recorded nor ended
         self._undispatched = 0  # scans whose wait has not been handed out yet
         self._sweep_pause = RECORD_WAIT
+        self._large = False  # more scans than the first wave of waits
         self._next_sweep = datetime.min.replace(tzinfo=UTC)
 
     @property
@@ -75,6 +76,7 @@ class ScanBatchWorkflow:
         self._batch_id = params.batch_id
         self._unsettled = {ref.scan_id for ref in scans}
         self._undispatched = len(scans)
+        self._large = len(scans) > FIRST_AGENT_WAITS
         dispatcher = asyncio.create_task(self._dispatch(scans, params.agent_timeout_seconds))
 
         remediations: list[RemediationStart] = []
@@ -104,7 +106,14 @@ class ScanBatchWorkflow:
         """Whether to record with nothing buffered, only to take answered scans whose waits are still to come.
         A sweep that finds nothing doubles the pause before the next (a batch whose agents are offline would
         otherwise add a recording to its history every RECORD_WAIT until its last wait is handed out)."""
-        return bool(self._undispatched) and workflow.now() >= self._next_sweep
+        return self._sweeping() and workflow.now() >= self._next_sweep
+
+    def _sweeping(self) -> bool:
+        """Recordings take the batch's answered scans while some waits are still to be handed out, and in a large
+        batch until its last scan is settled: there, waits come back 100 at a time, each a round trip through
+        Temporal, and answered scans would otherwise queue behind them. A batch that fits in the first wave of
+        waits has them all in flight from the start and gains nothing."""
+        return bool(self._undispatched) or (self._large and bool(self._unsettled))
 
     def _record_due(self) -> bool:
         buffered = len(self._completed) + len(self._timed_out)
@@ -152,7 +161,7 @@ class ScanBatchWorkflow:
         answer before their wait's turn comes, and such a scan then needs no wait at all."""
         completed, self._completed = self._completed[:RECORD_MAX], self._completed[RECORD_MAX:]
         timed_out, self._timed_out = self._timed_out[:RECORD_MAX], self._timed_out[RECORD_MAX:]
-        sweep = RECORD_MAX - len(completed) if self._undispatched else 0
+        sweep = RECORD_MAX - len(completed) if self._sweeping() else 0
         outcome = await workflow.execute_activity_method(
             ScanActivities.record_scan_results,
             RecordInput(completed_scan_ids=completed, timed_out_scan_ids=timed_out,
