@@ -21,7 +21,16 @@ from dataclasses import dataclass, field
 import httpx
 import orjson
 
-from agent.api_client import AgentApi, ApiError, Backoff, Response, Unreachable, retry_after, with_retries
+from agent.api_client import (
+    AgentApi,
+    ApiError,
+    Backoff,
+    Response,
+    Unreachable,
+    _lower,
+    retry_after,
+    with_retries,
+)
 
 log = logging.getLogger("fleet")
 
@@ -151,7 +160,7 @@ class HttpxHttp:
                 timeout=httpx.USE_CLIENT_DEFAULT if timeout is None else timeout)
         except httpx.TransportError as err:
             raise Unreachable(str(err) or type(err).__name__) from err
-        return Answer(response.status_code, {k.lower(): v for k, v in response.headers.items()}, response.content)
+        return Answer(response.status_code, _lower(response.headers.items()), response.content)
 
 
 class Answer(Response):

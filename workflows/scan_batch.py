@@ -103,7 +103,7 @@ class ScanBatchWorkflow:
         return bool(self._completed or self._timed_out)
 
     def _sweep_due(self) -> bool:
-        """Whether to record with nothing buffered, only to take answered scans whose waits are still to come.
+        """Whether to record with nothing buffered, only to take the batch's answered scans (see _sweeping).
         A sweep that finds nothing doubles the pause before the next (a batch whose agents are offline would
         otherwise add a recording to its history every RECORD_WAIT until its last wait is handed out)."""
         return self._sweeping() and workflow.now() >= self._next_sweep
@@ -156,9 +156,9 @@ class ScanBatchWorkflow:
             self._waits_allowed = min(self._waits_allowed + 1, AGENT_WAITS_IN_FLIGHT)
 
     async def _record(self) -> RecordOutcome:
-        """Record a micro-batch. While some waits are still to be handed out, the activity also records scans of
-        this batch whose agents have answered already (up to RECORD_MAX in all): on a large batch most agents
-        answer before their wait's turn comes, and such a scan then needs no wait at all."""
+        """Record a micro-batch. While the batch is sweeping (_sweeping), the activity also records scans of this
+        batch whose agents have answered already (up to RECORD_MAX in all): on a large batch most agents answer
+        before their wait's turn comes, and such a scan then needs no wait at all."""
         completed, self._completed = self._completed[:RECORD_MAX], self._completed[RECORD_MAX:]
         timed_out, self._timed_out = self._timed_out[:RECORD_MAX], self._timed_out[RECORD_MAX:]
         sweep = RECORD_MAX - len(completed) if self._sweeping() else 0
