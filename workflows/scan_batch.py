@@ -61,6 +61,7 @@ class ScanBatchWorkflow:
         self._sweep_pause = RECORD_WAIT
         self._large = False  # more scans than the first wave of waits
         self._next_sweep = datetime.min.replace(tzinfo=UTC)
+        self._backlog = False  # the last sweep filled its recording: more answered scans are likely waiting
 
     @property
     def _waiting(self) -> int:
@@ -86,7 +87,7 @@ class ScanBatchWorkflow:
                 await workflow.wait_condition(self._record_due, timeout=RECORD_WAIT)
             except TimeoutError:
                 pass
-            if self._has_buffered() or self._sweep_due():
+            if self._has_buffered() or self._sweep_due() or self._backlogged():
                 outcome = await self._record()
                 recorded += outcome.recorded
                 timed_out += outcome.timed_out
@@ -116,8 +117,13 @@ class ScanBatchWorkflow:
         return bool(self._undispatched) or (self._large and bool(self._unsettled))
 
     def _record_due(self) -> bool:
+        """Whether to record now: a chunk of ended waits is buffered, the batch's last ones are, or the last sweep
+        came back full (a backlog of answered scans is recorded back to back, not one recording per RECORD_WAIT)."""
         buffered = len(self._completed) + len(self._timed_out)
-        return buffered >= RECORD_CHUNK or (self._waiting == 0 and buffered > 0)
+        return buffered >= RECORD_CHUNK or (self._waiting == 0 and buffered > 0) or self._backlogged()
+
+    def _backlogged(self) -> bool:
+        return self._backlog and self._sweeping()
 
     async def _dispatch(self, scans: list[ScanRef], timeout_seconds: int) -> None:
         waiters = []
@@ -169,6 +175,7 @@ class ScanBatchWorkflow:
             start_to_close_timeout=timedelta(seconds=60), retry_policy=retries.DATABASE,
         )
         self._unsettled.difference_update(outcome.answered_scan_ids)
+        self._backlog = sweep > 0 and len(outcome.answered_scan_ids) >= sweep
         if sweep > 0:
             self._sweep_pause = next_sweep_pause(self._sweep_pause, found=bool(outcome.answered_scan_ids))
             self._next_sweep = workflow.now() + self._sweep_pause

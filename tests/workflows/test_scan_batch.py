@@ -185,6 +185,46 @@ async def test_a_large_batch_whose_agents_are_offline_ends_every_scan_timed_out_
     assert sorted(s for r in records for s in r.timed_out_scan_ids) == sorted(f"s{n}" for n in range(150))
 
 
+async def test_a_backlog_of_answered_scans_is_recorded_back_to_back(skipping_env):
+    """1,000 scans whose agents have all answered, and waits that take a while: once a sweep comes back full, the
+    next recording starts at once instead of after RECORD_WAIT, until the backlog is recorded."""
+    scan_ids = [f"s{n}" for n in range(1000)]
+    recorded: list[str] = []
+
+    @activity.defn(name="open_scan_batch")
+    async def open_scan_batch(params: OpenBatchInput) -> OpenedBatch:
+        return OpenedBatch(scan_ids=scan_ids, job_ids=[f"j{n}" for n in range(1000)])
+
+    @activity.defn(name="record_scan_results")
+    async def record_scan_results(params: RecordInput) -> RecordOutcome:
+        fresh = [s for s in params.completed_scan_ids if s not in recorded]
+        recorded.extend(fresh)
+        answered = [s for s in scan_ids if s not in recorded][:params.answered_limit]
+        recorded.extend(answered)
+        return RecordOutcome(recorded=len(fresh) + len(answered), timed_out=0, answered_scan_ids=answered)
+
+    @activity.defn(name="await_agent_result")
+    async def await_agent_result(params: AwaitJobInput) -> JobDone:
+        await asyncio.sleep(3)  # slower than the backlog takes to record
+        return JobDone(job_id=params.job_id, status="completed")
+
+    handle, result = await run_batch(skipping_env, "b-backlog", [open_scan_batch, record_scan_results],
+                                     await_agent_result)
+
+    assert result == ScanBatchResult(scans=1000, completed=1000, timed_out=0, remediations_started=0)
+    assert sorted(recorded) == sorted(scan_ids)
+    between: list[str] = []  # the timers that fired after the first recording and before the last one
+    recordings = 0
+    async for event in handle.fetch_history_events():
+        if event.HasField("activity_task_scheduled_event_attributes") and \
+                event.activity_task_scheduled_event_attributes.activity_type.name == "record_scan_results":
+            recordings += 1
+        elif event.HasField("timer_fired_event_attributes") and 0 < recordings < 5:
+            between.append(event.timer_fired_event_attributes.timer_id)
+    assert recordings == 5  # 200 scans each
+    assert between == []
+
+
 def test_sweeps_that_find_no_answered_scans_back_off_and_one_that_finds_some_resets():
     pause = RECORD_WAIT
     pauses = []
