@@ -120,30 +120,41 @@ async def run_batch(env, batch_id: str, activities: list, await_agent_result):
         return handle, await handle.result()
 
 
+class AnsweredBatch:
+    """A batch whose agents have all answered: recording skips scans recorded already and, when the workflow
+    sweeps, also takes up to its limit of the batch's other answered scans."""
+
+    def __init__(self, size: int) -> None:
+        self.scan_ids = [f"s{n}" for n in range(size)]
+        self.recorded: list[str] = []
+        self.records: list[RecordInput] = []
+        self.swept: list[str] = []
+
+    def activities(self) -> list:
+        @activity.defn(name="open_scan_batch")
+        async def open_scan_batch(params: OpenBatchInput) -> OpenedBatch:
+            return OpenedBatch(scan_ids=self.scan_ids, job_ids=[f"j{s[1:]}" for s in self.scan_ids])
+
+        @activity.defn(name="record_scan_results")
+        async def record_scan_results(params: RecordInput) -> RecordOutcome:
+            self.records.append(params)
+            fresh = [s for s in params.completed_scan_ids if s not in self.recorded]  # recorded scans are skipped
+            self.recorded.extend(fresh)
+            answered = []
+            if params.answered_of_batch:
+                answered = [s for s in self.scan_ids if s not in self.recorded][:params.answered_limit]
+                self.recorded.extend(answered)
+                self.swept.extend(answered)
+            return RecordOutcome(recorded=len(fresh) + len(answered), timed_out=0, answered_scan_ids=answered)
+
+        return [open_scan_batch, record_scan_results]
+
+
 async def test_scans_answered_before_their_wait_is_handed_out_are_recorded_without_one(skipping_env):
     """250 scans whose agents have all answered, 20 waits in flight at first, each taking a moment: the first
     recording takes the batch's other answered scans with it, and their waits are never handed out."""
-    scan_ids = [f"s{n}" for n in range(250)]
-    recorded: list[str] = []
-    records: list[RecordInput] = []
+    batch = AnsweredBatch(250)
     waited: list[str] = []
-    swept: list[str] = []
-
-    @activity.defn(name="open_scan_batch")
-    async def open_scan_batch(params: OpenBatchInput) -> OpenedBatch:
-        return OpenedBatch(scan_ids=scan_ids, job_ids=[f"j{n}" for n in range(250)])
-
-    @activity.defn(name="record_scan_results")
-    async def record_scan_results(params: RecordInput) -> RecordOutcome:
-        records.append(params)
-        fresh = [s for s in params.completed_scan_ids if s not in recorded]  # recorded scans are skipped
-        recorded.extend(fresh)
-        answered = []
-        if params.answered_of_batch == "b-large":
-            answered = [s for s in scan_ids if s not in recorded][:params.answered_limit]
-            recorded.extend(answered)
-            swept.extend(answered)
-        return RecordOutcome(recorded=len(fresh) + len(answered), timed_out=0, answered_scan_ids=answered)
 
     @activity.defn(name="await_agent_result")
     async def await_agent_result(params: AwaitJobInput) -> JobDone:
@@ -151,14 +162,13 @@ async def test_scans_answered_before_their_wait_is_handed_out_are_recorded_witho
         await asyncio.sleep(0.3)  # registering the task token and hearing back
         return JobDone(job_id=params.job_id, status="completed")
 
-    handle, result = await run_batch(skipping_env, "b-large", [open_scan_batch, record_scan_results],
-                                     await_agent_result)
+    handle, result = await run_batch(skipping_env, "b-large", batch.activities(), await_agent_result)
     await save_history(handle, "scan_batch_answered_before_waits")
 
-    assert sorted(recorded) == sorted(scan_ids)  # each once
+    assert sorted(batch.recorded) == sorted(batch.scan_ids)  # each once
     assert result == ScanBatchResult(scans=250, completed=250, timed_out=0, remediations_started=0)
-    assert len(waited) <= 200 and len(swept) >= 50  # many scans were recorded without a wait of their own
-    assert all(len(r.completed_scan_ids) + r.answered_limit <= 200 for r in records)  # RECORD_MAX
+    assert len(waited) <= 200 and len(batch.swept) >= 50  # many scans were recorded without a wait of their own
+    assert all(len(r.completed_scan_ids) + r.answered_limit <= 200 for r in batch.records)  # RECORD_MAX
 
 
 async def test_a_large_batch_whose_agents_are_offline_ends_every_scan_timed_out_once(skipping_env):
@@ -188,31 +198,17 @@ async def test_a_large_batch_whose_agents_are_offline_ends_every_scan_timed_out_
 async def test_a_backlog_of_answered_scans_is_recorded_back_to_back(skipping_env):
     """1,000 scans whose agents have all answered, and waits that take a while: once a sweep comes back full, the
     next recording starts at once instead of after RECORD_WAIT, until the backlog is recorded."""
-    scan_ids = [f"s{n}" for n in range(1000)]
-    recorded: list[str] = []
-
-    @activity.defn(name="open_scan_batch")
-    async def open_scan_batch(params: OpenBatchInput) -> OpenedBatch:
-        return OpenedBatch(scan_ids=scan_ids, job_ids=[f"j{n}" for n in range(1000)])
-
-    @activity.defn(name="record_scan_results")
-    async def record_scan_results(params: RecordInput) -> RecordOutcome:
-        fresh = [s for s in params.completed_scan_ids if s not in recorded]
-        recorded.extend(fresh)
-        answered = [s for s in scan_ids if s not in recorded][:params.answered_limit]
-        recorded.extend(answered)
-        return RecordOutcome(recorded=len(fresh) + len(answered), timed_out=0, answered_scan_ids=answered)
+    batch = AnsweredBatch(1000)
 
     @activity.defn(name="await_agent_result")
     async def await_agent_result(params: AwaitJobInput) -> JobDone:
         await asyncio.sleep(3)  # slower than the backlog takes to record
         return JobDone(job_id=params.job_id, status="completed")
 
-    handle, result = await run_batch(skipping_env, "b-backlog", [open_scan_batch, record_scan_results],
-                                     await_agent_result)
+    handle, result = await run_batch(skipping_env, "b-backlog", batch.activities(), await_agent_result)
 
     assert result == ScanBatchResult(scans=1000, completed=1000, timed_out=0, remediations_started=0)
-    assert sorted(recorded) == sorted(scan_ids)
+    assert sorted(batch.recorded) == sorted(batch.scan_ids)
     between: list[str] = []  # the timers that fired after the first recording and before the last one
     recordings = 0
     async for event in handle.fetch_history_events():
