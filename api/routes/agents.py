@@ -17,6 +17,7 @@ from pydantic import ValidationError
 from sqlalchemy import select, text, update
 
 from api.audit import audit
+from api.compliance_results import plain_compliance_result
 from api.deps import gateway_transaction, short_transaction
 from api.errors import NotFound, Unauthorized, Unprocessable
 from api.job_notifier import AgentIdentity
@@ -229,10 +230,14 @@ async def _store_result(job_id: uuid.UUID, agent: AgentIdentity, request: Reques
         job = (await session.execute(_LOCK_JOB, {"id": job_id})).first()
         if job is None or job.host_id != agent.host_id:
             raise NotFound("job")
-        result = _parse_result(job.kind, body)
         if job.kind == "compliance_check":
             checks = await template_checks(request.app, session, uuid.UUID(job.payload["template_id"]))
-            _check_ids_match(checks.check_ids, result)
+            result = plain_compliance_result(body, checks.check_ids)
+            if result is None:  # not plainly valid: the model says what is wrong, or normalizes it
+                result = _parse_result(job.kind, body)
+                _check_ids_match(checks.check_ids, result)
+        else:
+            result = _parse_result(job.kind, body)
         if job.status == "completed":
             return "duplicate"
         values = {"id": job_id, "now": now, "result": orjson.dumps(result).decode()}
