@@ -11,8 +11,7 @@ import re
 import time
 from collections import defaultdict
 
-import orjson
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.responses import Response
 from fastapi.routing import iter_route_contexts
 from prometheus_client import (
@@ -50,7 +49,8 @@ class HttpMetrics:
             "jobs (some handed out), empty (the wait ended without work) or rejected (any other status)",
             ["outcome"], registry=self.registry)
         self.agent_jobs_handed_out = Counter(
-            "compliance_agent_jobs_handed_out", "Jobs handed to agents by their polls", registry=self.registry)
+            "compliance_agent_jobs_handed_out", "Jobs handed to agents, by their polls and by result posts that "
+            "carry the next poll", registry=self.registry)
 
     def render(self) -> Response:
         return Response(generate_latest(self.registry), media_type=CONTENT_TYPE_LATEST)
@@ -64,16 +64,11 @@ class HttpMetrics:
         self.requests.labels(method, route, str(status)).inc()
         self.latency.labels(method, route).observe(seconds)
 
-    def observe_poll(self, status: int, body: bytes) -> None:
+    def observe_poll(self, status: int, jobs: int) -> None:
         if status != 200:
             self.agent_polls.labels("rejected").inc()
             return
-        try:
-            jobs = len(orjson.loads(body)) if body != b"[]" else 0
-        except orjson.JSONDecodeError:  # the agent went away mid-answer
-            jobs = 0
         self.agent_polls.labels("jobs" if jobs else "empty").inc()
-        self.agent_jobs_handed_out.inc(jobs)
 
 
 class RouteTemplates:
@@ -110,9 +105,15 @@ class RouteTemplates:
         return candidates[0][0]
 
 
+def note_jobs_handed_out(request: Request, jobs: int) -> None:
+    """Called by the gateway when a request hands jobs to its agent (a poll, or a result post's next poll)."""
+    request.state.jobs_handed_out = jobs
+
+
 class MetricsMiddleware:
-    """Counts and times every HTTP request under its route template (`/api/v1/hosts/{host_id}`, never the id).
-    For agent polls it also reads the answer, a JSON list of jobs, to count the jobs handed out."""
+    """Counts and times every HTTP request under its route template (`/api/v1/hosts/{host_id}`, never the id),
+    and counts the jobs handed to agents: the gateway notes them in the request's state (note_jobs_handed_out),
+    so an answer of tens of kilobytes of jobs is never read back to count them."""
 
     def __init__(self, app: ASGIApp, metrics: HttpMetrics, routes: RouteTemplates) -> None:
         self.app = app
@@ -126,18 +127,15 @@ class MetricsMiddleware:
         method = scope["method"]
         started = time.perf_counter()
         status = 500  # what the server error middleware answers when the app raises before responding
-        started_response = False
-        poll_body: list[bytes] | None = None
+        started_response = finished = False
 
         async def send_measured(message: Message) -> None:
-            nonlocal status, started_response, poll_body
+            nonlocal status, started_response, finished
             if message["type"] == "http.response.start":
                 status, started_response = message["status"], True
-                if method == "GET" and self.routes(scope) == self.metrics.agent_jobs_route:
-                    poll_body = []
-            elif message["type"] == "http.response.body" and poll_body is not None:
-                poll_body.append(message.get("body", b""))
             await send(message)
+            if message["type"] == "http.response.body" and not message.get("more_body", False):
+                finished = True
 
         try:
             await self.app(scope, receive, send_measured)
@@ -146,6 +144,11 @@ class MetricsMiddleware:
                 status = CLIENT_CLOSED  # the client went away (an agent stopping mid long-poll): not a failure
             raise
         finally:
-            self.metrics.observe(method, self.routes(scope), status, time.perf_counter() - started)
-            if poll_body is not None:
-                self.metrics.observe_poll(status, b"".join(poll_body))
+            route = self.routes(scope)
+            self.metrics.observe(method, route, status, time.perf_counter() - started)
+            # Jobs count as handed out only when the answer went out whole (the agent may have gone away mid-way).
+            jobs = scope.get("state", {}).get("jobs_handed_out", 0) if finished and status == 200 else 0
+            if method == "GET" and route == self.metrics.agent_jobs_route and started_response:
+                self.metrics.observe_poll(status, jobs)
+            if jobs:
+                self.metrics.agent_jobs_handed_out.inc(jobs)

@@ -36,6 +36,7 @@ from api.schemas.patching import PatchInstallResultIn
 from api.schemas.vulnerabilities import InventoryResultIn
 from api.security import new_secret, secret_digest
 from models import Agent, Host
+from observability.http_metrics import note_jobs_handed_out
 from services import enrollment
 
 log = logging.getLogger(__name__)
@@ -148,6 +149,7 @@ async def _next_jobs(request: Request, host_id: uuid.UUID, wait: int, started: f
                     # look again until an announcement names it (a result post's next poll then costs no query).
                     notifier.found_nothing(host_id, looked_at)
                 if claimed.jobs:
+                    note_jobs_handed_out(request, len(claimed.jobs))
                     return claimed.jobs
             remaining = deadline - time.monotonic()
             if remaining <= 0:

@@ -7,6 +7,7 @@ import uuid
 from prometheus_client.parser import text_string_to_metric_families
 
 from models import AgentJob, CompliancePolicy, ComplianceScan
+from services.scans import notify_jobs
 from tests.factories import login, make_org, make_user
 from tests.stack import system_template_id
 
@@ -74,16 +75,7 @@ async def test_agent_polls_count_the_jobs_handed_out(client, db):
         "enrollment_token": token, "hostname": "metrics-01", "os_type": "linux", "ip_address": "10.9.9.9"})).json()
     agent = {"Authorization": f"Bearer {enrolled['agent_token']}"}
     for os_type, key in (("linux", "cis-linux-l1"), ("windows", "cis-windows-l1")):  # one open scan per policy
-        template_id = await system_template_id(db, key)
-        policy = CompliancePolicy(org_id=org.id, os_type=os_type, template_id=template_id)
-        db.add(policy)
-        await db.flush()
-        scan = ComplianceScan(org_id=org.id, host_id=uuid.UUID(enrolled["host_id"]), policy_id=policy.id,
-                              template_id=template_id, template_version=1, scan_type="on_demand", status="running")
-        db.add(scan)
-        await db.flush()
-        db.add(AgentJob(org_id=org.id, host_id=scan.host_id, kind="compliance_check", scan_id=scan.id,
-                        payload={"scan_id": str(scan.id), "template_id": str(template_id)}))
+        await open_scan_job(db, org.id, uuid.UUID(enrolled["host_id"]), os_type, key)
     await db.commit()
 
     handed = await client.get("/api/v1/agent/jobs", headers=agent)
@@ -98,3 +90,28 @@ async def test_agent_polls_count_the_jobs_handed_out(client, db):
     assert value(samples, "compliance_agent_jobs_handed_out_total") == 2
     assert value(samples, "compliance_http_requests_total", method="GET", route="/api/v1/agent/jobs",
                  status="200") == 2
+
+    # A result post that carries the next poll hands out the job opened meanwhile; it is no poll of its own.
+    await open_scan_job(db, org.id, uuid.UUID(enrolled["host_id"]), "bsd", "cis-bsd-l1")
+    await notify_jobs(db, {uuid.UUID(enrolled["host_id"])})  # as opening a scan batch does
+    await db.commit()
+    posted = await client.post(f"/api/v1/agent/jobs/{handed.json()[0]['id']}/result?wait=5",
+                               json={"results": []}, headers=agent)
+    assert posted.status_code == 200 and len(posted.json()["next_jobs"]) == 1
+    samples = await scrape(client)
+    assert value(samples, "compliance_agent_jobs_handed_out_total") == 3
+    assert value(samples, "compliance_agent_polls_total", outcome="jobs") == 1
+
+
+async def open_scan_job(db, org_id: uuid.UUID, host_id: uuid.UUID, os_type: str, template_key: str) -> None:
+    """A running on-demand scan of the host under a new policy, with its pending agent job."""
+    template_id = await system_template_id(db, template_key)
+    policy = CompliancePolicy(org_id=org_id, os_type=os_type, template_id=template_id)
+    db.add(policy)
+    await db.flush()
+    scan = ComplianceScan(org_id=org_id, host_id=host_id, policy_id=policy.id, template_id=template_id,
+                          template_version=1, scan_type="on_demand", status="running")
+    db.add(scan)
+    await db.flush()
+    db.add(AgentJob(org_id=org_id, host_id=host_id, kind="compliance_check", scan_id=scan.id,
+                    payload={"scan_id": str(scan.id), "template_id": str(template_id)}))
