@@ -62,13 +62,19 @@ TICKS_PER_SECOND = os.sysconf("SC_CLK_TCK")
 API_NAME, WORKER_NAME = "bench-api", "bench-worker"
 
 
+def process_cpu(pid: int | str) -> tuple[str, float]:
+    """A process's name and CPU seconds so far (user + system), from /proc; FileNotFoundError once it is gone."""
+    with open(f"/proc/{pid}/stat") as stat:
+        head, tail = stat.read().rsplit(")", 1)
+    fields = tail.split()
+    return head.split("(", 1)[1], (int(fields[11]) + int(fields[12])) / TICKS_PER_SECOND
+
+
 def process_tree_cpu(pid: int) -> float:
     """CPU seconds (user + system) of a process and its children (uvicorn's worker processes)."""
     total = 0.0
     try:
-        with open(f"/proc/{pid}/stat") as stat:
-            fields = stat.read().rsplit(")", 1)[1].split()
-        total += (int(fields[11]) + int(fields[12])) / TICKS_PER_SECOND
+        total += process_cpu(pid)[1]
         with open(f"/proc/{pid}/task/{pid}/children") as children:
             total += sum(process_tree_cpu(int(child)) for child in children.read().split())
     except FileNotFoundError:
@@ -85,14 +91,12 @@ def cpu_by_service(api_pid: int, worker_pids: list[int]) -> dict[str, float]:
         if not entry.name.isdigit():
             continue
         try:
-            with open(f"/proc/{entry.name}/stat") as stat:
-                head, tail = stat.read().rsplit(")", 1)
+            name, seconds = process_cpu(entry.name)
         except (FileNotFoundError, ProcessLookupError):
             continue
-        name, fields = head.split("(", 1)[1], tail.split()
         service = "PostgreSQL" if name.startswith("postgres") else "Temporal" if name.startswith("temporal") else None
         if service:
-            cpu[service] += (int(fields[11]) + int(fields[12])) / TICKS_PER_SECOND
+            cpu[service] += seconds
     return cpu
 
 
@@ -147,15 +151,14 @@ class ConnectionSampler:
 async def measured_tick(env, sessionmaker, settings, fleet: Fleet, api_pid: int, worker_pids: list[int],
                         tick: str) -> dict:
     requests_before, errors_before = fleet.requests(), sum(h.api.server_errors for h in fleet.hosts)
-    cpu_before = process_tree_cpu(api_pid)
     services_before = cpu_by_service(api_pid, worker_pids)
     cycle_started = datetime.now(UTC)
     with ConnectionSampler(sessionmaker) as connections, fleet_collector_paused():
         result, batch_ids, elapsed = await run_one_tick(env.client, sessionmaker, settings.temporal_task_queue,
                                                           tick)
-    api_cpu = process_tree_cpu(api_pid) - cpu_before
     services_after = cpu_by_service(api_pid, worker_pids)
     services_cpu = {name: services_after[name] - services_before[name] for name in services_after}
+    api_cpu = services_cpu["API"]
     async with sessionmaker() as session:
         scans = {"pattern": f"scan-batch-%-{tick}-%"}
         completed = await session.scalar(text(
