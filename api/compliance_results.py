@@ -10,10 +10,11 @@ errors; the document stored is the same either way.
 
 from __future__ import annotations
 
-from api.schemas.agents import MAX_ACTUAL
+from typing import get_args
 
-STATUSES = frozenset(("pass", "fail", "error", "skip"))
-MAX_RESULTS = 5000  # ComplianceResultIn.results
+from api.schemas.agents import MAX_ACTUAL, MAX_RESULTS, CheckStatus
+
+STATUSES = frozenset(get_args(CheckStatus))
 _ANSWER_KEYS = (frozenset(("check_id", "status")), frozenset(("check_id", "status", "actual")))
 
 

@@ -12,6 +12,8 @@ from api.schemas.common import RequestModel, ResponseModel
 from api.schemas.hosts import OsType
 
 MAX_ACTUAL = 4000
+MAX_RESULTS = 5000  # answers in one compliance result
+CheckStatus = Literal["pass", "fail", "error", "skip"]
 
 
 class EnrollRequest(RequestModel):
@@ -64,12 +66,12 @@ class JobOut(ResponseModel):
 
 class CheckResultIn(RequestModel):
     check_id: uuid.UUID
-    status: Literal["pass", "fail", "error", "skip"]
+    status: CheckStatus
     actual: str | None = Field(None, max_length=MAX_ACTUAL)
 
 
 class ComplianceResultIn(RequestModel):
-    results: list[CheckResultIn] = Field(max_length=5000)
+    results: list[CheckResultIn] = Field(max_length=MAX_RESULTS)
 
 
 class RemediationResultIn(RequestModel):
